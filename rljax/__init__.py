@@ -1,0 +1,25 @@
+"""rljax: pure-function RL agents compiled together with vectorised envs.
+
+    from rljax import agents, evaluate
+    result = jax.jit(agents.ppo.train, static_argnums=0)(env, cfg, key)
+
+Submodules (``agents``, ``contact``, ...) load on first use, so importing
+rljax stays cheap and the float64 contact solver loads only when asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from rljax.evaluate import evaluate
+
+__all__ = ["agents", "contact", "critics", "policies", "evaluate"]
+_SUBMODULES = {"agents", "contact", "critics", "policies", "nets", "replay", "running_stats",
+               "checkpoint", "logging", "distributed", "config"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"rljax.{name}")
+    raise AttributeError(f"module 'rljax' has no attribute {name!r}")

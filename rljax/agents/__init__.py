@@ -1,0 +1,18 @@
+"""Agents: each module exposes ``Config``, ``init``, ``update``, ``train``,
+``make_policy`` and ``Result`` (see DESIGN.md). Modules load on first use."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    if name.startswith("_") or importlib.util.find_spec(f"rljax.agents.{name}") is None:
+        raise AttributeError(f"rljax.agents has no agent {name!r}")
+    return importlib.import_module(f"rljax.agents.{name}")
+
+
+def __dir__() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))

@@ -1,0 +1,184 @@
+"""PPO: collect a batch with the current policy, then epochs of minibatch updates.
+
+The whole run is ``init`` followed by ``lax.scan`` of ``update``, one XLA
+program; ``jax.vmap`` over keys runs seeds, over a stacked ``Config`` runs a
+hyperparameter sweep.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+from brax.envs.base import Env, State
+from flax import struct
+
+import envs as envs_lib
+from rljax import running_stats
+from rljax.agents.ppo.config import Config
+from rljax.agents.ppo.losses import ppo_loss
+from rljax.critics.value import ValueCritic
+from rljax.policies import CategoricalHead, GaussianHead
+from rljax.policies.base import PolicyHead
+from rljax.returns import gae
+from rljax.training import Result, run_updates, tree_all_finite
+
+
+@struct.dataclass
+class TrainState:
+    params: dict[str, Any]  # {"policy": ..., "value": ...}
+    opt_state: optax.OptState
+    obs_stats: running_stats.RunningStats
+    env_state: State
+    key: jax.Array
+    update_index: jax.Array  # int32 scalar: updates done so far
+
+
+def make_heads(env: Env, cfg: Config) -> tuple[PolicyHead, ValueCritic]:
+    """The policy head for the env's action space and the value critic."""
+    if envs_lib.is_discrete(env):
+        head = CategoricalHead(env.action_size, cfg.policy_hidden_sizes, cfg.activation)
+    else:
+        head = GaussianHead(env.action_size, cfg.policy_hidden_sizes, cfg.activation, cfg.init_log_std)
+    return head, ValueCritic(cfg.value_hidden_sizes, cfg.activation)
+
+
+def _training_env(env: Env, cfg: Config) -> Env:
+    return envs_lib.wrap_for_training(env, cfg.num_envs, cfg.episode_length)
+
+
+def _optimizer(cfg: Config) -> optax.GradientTransformation:
+    if cfg.anneal_learning_rate:
+        steps_per_update = cfg.num_epochs * cfg.num_minibatches
+        learning_rate = optax.linear_schedule(cfg.learning_rate, 0.0, cfg.num_updates * steps_per_update)
+    else:
+        learning_rate = cfg.learning_rate
+    return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(learning_rate, eps=1e-5))
+
+
+def _check(env: Env, cfg: Config) -> None:
+    if not isinstance(cfg, Config):
+        raise ValueError(f"cfg must be rljax.agents.ppo.Config, got {type(cfg).__name__}")
+    cfg.check_env(env)
+
+
+def init(env: Env, cfg: Config, key: jax.Array) -> TrainState:
+    """Networks, optimizer, normaliser and ``num_envs`` freshly reset envs."""
+    _check(env, cfg)
+    head, critic = make_heads(env, cfg)
+    obs_size = envs_lib.observation_size(env)
+    policy_key, value_key, env_key, key = jax.random.split(key, 4)
+    params = {"policy": head.init(policy_key, obs_size), "value": critic.init(value_key, obs_size)}
+    return TrainState(
+        params=params,
+        opt_state=_optimizer(cfg).init(params),
+        obs_stats=running_stats.init(obs_size),
+        env_state=_training_env(env, cfg).reset(env_key),
+        key=key,
+        update_index=jnp.zeros((), jnp.int32),
+    )
+
+
+def _normalizer(cfg: Config, stats: running_stats.RunningStats) -> Callable[[jax.Array], jax.Array]:
+    if cfg.normalize_observations:
+        return lambda obs: running_stats.normalize(stats, obs)
+    return lambda obs: obs
+
+
+def _rollout(env: Env, cfg: Config, head: PolicyHead, state: TrainState, key: jax.Array):
+    """``unroll_length`` steps of ``num_envs`` envs; time-major transitions."""
+    training_env = _training_env(env, cfg)
+    normalize = _normalizer(cfg, state.obs_stats)
+
+    def one_step(env_state: State, step_key: jax.Array):
+        obs = normalize(env_state.obs)
+        action, aux = head.sample(state.params["policy"], obs, step_key)
+        next_state = training_env.step(env_state, action)
+        transition = {
+            "raw_obs": env_state.obs,
+            "obs": obs,
+            "action": action,
+            "aux": aux,
+            "reward": next_state.reward,
+            "done": next_state.done,
+            "truncation": next_state.info["truncation"],
+            "next_obs": normalize(next_state.info["final_obs"]),
+        }
+        return next_state, transition
+
+    return jax.lax.scan(one_step, state.env_state, jax.random.split(key, cfg.unroll_length))
+
+
+def update(env: Env, cfg: Config, state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+    """One PPO iteration: a rollout of ``num_envs * unroll_length`` steps, then
+    ``num_epochs x num_minibatches`` gradient steps. Returns the new state and
+    scalar metrics for this update."""
+    head, critic = make_heads(env, cfg)
+    optimizer = _optimizer(cfg)
+    key, rollout_key, shuffle_key = jax.random.split(state.key, 3)
+    env_state, traj = _rollout(env, cfg, head, state, rollout_key)
+
+    values = critic.value(state.params["value"], traj["obs"])
+    next_values = critic.value(state.params["value"], traj["next_obs"])
+    advantages, returns = gae(traj["reward"] * cfg.reward_scale, values, next_values, traj["done"],
+                              traj["truncation"], cfg.gamma, cfg.gae_lambda)
+    batch = {"obs": traj["obs"], "action": traj["action"], "aux": traj["aux"],
+             "advantages": advantages, "returns": returns, "values": values}
+    batch = jax.tree.map(lambda x: x.reshape((cfg.batch_size,) + x.shape[2:]), batch)
+
+    def minibatch_step(carry, minibatch):
+        params, opt_state = carry
+        grads, loss_metrics = jax.grad(ppo_loss, has_aux=True)(params, minibatch, cfg, head, critic)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        loss_metrics["grad_norm"] = optax.global_norm(grads)
+        return (params, opt_state), loss_metrics
+
+    def epoch(carry, epoch_key):
+        permutation = jax.random.permutation(epoch_key, cfg.batch_size)
+        shuffled = jax.tree.map(
+            lambda x: x[permutation].reshape((cfg.num_minibatches, cfg.minibatch_size) + x.shape[1:]), batch)
+        return jax.lax.scan(minibatch_step, carry, shuffled)
+
+    (params, opt_state), loss_metrics = jax.lax.scan(
+        epoch, (state.params, state.opt_state), jax.random.split(shuffle_key, cfg.num_epochs))
+
+    # The normaliser moves after the update so the ratio starts at exactly 1.
+    obs_stats = running_stats.update(state.obs_stats, traj["raw_obs"]) if cfg.normalize_observations \
+        else state.obs_stats
+    new_state = TrainState(params=params, opt_state=opt_state, obs_stats=obs_stats, env_state=env_state,
+                           key=key, update_index=state.update_index + 1)
+    metrics = jax.tree.map(jnp.mean, loss_metrics)
+    metrics["episode_return"] = jnp.nanmean(env_state.info["last_episode_return"])
+    metrics["env_steps"] = (state.update_index + 1).astype(jnp.float32) * cfg.batch_size
+    metrics["nonfinite"] = 1.0 - (tree_all_finite(params) & tree_all_finite(loss_metrics)).astype(jnp.float32)
+    return new_state, metrics
+
+
+def policy_params(state: TrainState) -> dict[str, Any]:
+    """What a policy needs: network params and observation statistics."""
+    return {**state.params, "obs_stats": state.obs_stats}
+
+
+def train(env: Env, cfg: Config, key: jax.Array) -> Result:
+    """``init`` then ``cfg.num_updates`` updates in one ``lax.scan``."""
+    state = init(env, cfg, key)
+    state, metrics = run_updates(lambda s: update(env, cfg, s), state, cfg.num_updates)
+    return Result(params=policy_params(state), metrics=metrics, state=state)
+
+
+def make_policy(env: Env, cfg: Config, params: dict[str, Any],
+                deterministic: bool = False) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """``policy(obs [..., obs_size], key) -> action``; normalises observations as in training."""
+    head, _ = make_heads(env, cfg)
+    normalize = _normalizer(cfg, params["obs_stats"])
+
+    def policy(obs: jax.Array, key: jax.Array) -> jax.Array:
+        obs = normalize(obs)
+        if deterministic:
+            return head.mode(params["policy"], obs)
+        return head.sample(params["policy"], obs, key)[0]
+
+    return policy

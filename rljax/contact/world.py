@@ -1,0 +1,196 @@
+"""World description and simulation state.
+
+``World`` holds the bodies, the optional ground plane and the global numbers
+(friction, gravity, time step). Its numbers are pytree leaves; the body kinds,
+the number of bodies and the list of body pairs that may touch are static
+(they fix the contact candidates and therefore every array shape).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from rljax.contact.shapes import Box, Capsule, Plane, Sphere, _check_shape, as_leaf, concrete
+
+# Body-body shape pairs with a collision routine (order-insensitive).
+SUPPORTED_PAIRS = frozenset(
+    {(Sphere, Sphere), (Box, Sphere), (Sphere, Box), (Capsule, Sphere), (Sphere, Capsule)}
+)
+
+
+def require_x64() -> None:
+    """Raise unless float64 is enabled (the solver's tolerances need it)."""
+    if not jax.config.jax_enable_x64:
+        raise RuntimeError(
+            "rljax.contact needs float64 but jax_enable_x64 is off. Call it inside "
+            "`with jax.enable_x64(True):` (scoped, recommended) or set "
+            "jax.config.update('jax_enable_x64', True) for the whole program."
+        )
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class SolverInfo:
+    """Interior-point report for one step (scalars; batched under vmap/scan).
+
+    iterations: Newton iterations taken. residual: inf-norm of the equality rows
+    (dynamics, gap, tangential velocity, cone radius) at the returned point.
+    complementarity: max |gamma s - kappa|, |beta o eta - kappa e| at that point.
+    converged: both below tolerance within the iteration cap and all finite.
+    """
+
+    iterations: Any
+    residual: Any
+    complementarity: Any
+    converged: Any
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class State:
+    """Maximal-coordinate state of ``N`` bodies.
+
+    pos: [N, 3] centre of mass (world). quat: [N, 4] orientation, scalar-first,
+    body -> world. vel: [N, 3] world linear velocity over the last step
+    (``pos_k = pos_{k-1} + dt * vel``). ang_vel: [N, 3] angular velocity over the
+    last step, in the body frame (as MuJoCo's free joint). solver: the
+    ``SolverInfo`` of the step that produced this state.
+    """
+
+    pos: Any
+    quat: Any
+    vel: Any
+    ang_vel: Any
+    solver: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class World:
+    """Bodies, ground and global parameters.
+
+    Args:
+      bodies: tuple of ``Sphere`` / ``Box`` / ``Capsule``.
+      ground: a ``Plane`` or ``None``.
+      friction: Coulomb coefficient mu >= 0 shared by all contacts (leaf).
+      gravity: [3] acceleration (leaf).
+      dt: time step > 0 (leaf).
+      body_pairs: body index pairs ``(i, j)`` that may collide. ``None`` means
+        every pair whose shapes have a collision routine (sphere-sphere,
+        sphere-box, sphere-capsule); box-box and capsule-box/capsule are not
+        modelled. An explicit unsupported pair raises ``ValueError``.
+    """
+
+    bodies: tuple
+    ground: Optional[Plane] = None
+    friction: Any = 0.5
+    gravity: Any = (0.0, 0.0, -9.81)
+    dt: Any = 0.01
+    body_pairs: Optional[tuple] = None
+
+    def __post_init__(self) -> None:
+        bodies = tuple(self.bodies)
+        object.__setattr__(self, "bodies", bodies)
+        if len(bodies) == 0:
+            raise ValueError("World.bodies must contain at least one body")
+        for i, b in enumerate(bodies):
+            if not isinstance(b, (Sphere, Box, Capsule)):
+                raise ValueError(f"World.bodies[{i}] must be Sphere, Box or Capsule, got {type(b)}")
+        if self.ground is not None and not isinstance(self.ground, Plane):
+            raise ValueError(f"World.ground must be a Plane or None, got {type(self.ground)}")
+        object.__setattr__(self, "friction", as_leaf(self.friction))
+        object.__setattr__(self, "gravity", as_leaf(self.gravity))
+        object.__setattr__(self, "dt", as_leaf(self.dt))
+        mu = concrete(self.friction)
+        if mu is not None and (mu.shape != () or not np.isfinite(mu) or mu < 0):
+            raise ValueError(f"World.friction must be a finite scalar >= 0, got {mu}")
+        _check_shape("World.gravity", self.gravity, (3,))
+        dt = concrete(self.dt)
+        if dt is not None and (dt.shape != () or not np.isfinite(dt) or dt <= 0):
+            raise ValueError(f"World.dt must be a finite scalar > 0, got {dt}")
+        object.__setattr__(self, "body_pairs", self._resolve_pairs(bodies, self.body_pairs))
+
+    @staticmethod
+    def _resolve_pairs(bodies: tuple, pairs: Optional[Sequence]) -> tuple:
+        n = len(bodies)
+        if pairs is None:
+            return tuple(
+                (i, j)
+                for i in range(n)
+                for j in range(i + 1, n)
+                if (type(bodies[i]), type(bodies[j])) in SUPPORTED_PAIRS
+            )
+        out = []
+        for p in pairs:
+            i, j = (int(k) for k in p)
+            if not (0 <= i < n and 0 <= j < n) or i == j:
+                raise ValueError(f"World.body_pairs entry {p} is not a pair of distinct body indices < {n}")
+            if (type(bodies[i]), type(bodies[j])) not in SUPPORTED_PAIRS:
+                raise ValueError(
+                    f"World.body_pairs: no collision routine for {type(bodies[i]).__name__}-"
+                    f"{type(bodies[j]).__name__}; supported: sphere-sphere, sphere-box, sphere-capsule"
+                )
+            out.append((min(i, j), max(i, j)))
+        return tuple(out)
+
+    @property
+    def num_bodies(self) -> int:
+        return len(self.bodies)
+
+    def masses(self) -> Array:
+        """[N] body masses."""
+        return jnp.stack([jnp.asarray(b.mass) for b in self.bodies])
+
+    def inertias(self) -> Array:
+        """[N, 3] principal moments of inertia (body frame)."""
+        return jnp.stack([b.principal_inertia() for b in self.bodies])
+
+    def init_state(
+        self,
+        pos: Any,
+        quat: Any = None,
+        vel: Any = None,
+        ang_vel: Any = None,
+    ) -> State:
+        """Build a ``State``. pos/vel/ang_vel: [N, 3]; quat: [N, 4] (normalised here).
+
+        Omitted arguments default to identity orientation and zero velocities.
+        """
+        require_x64()
+        n = self.num_bodies
+        f64 = jnp.float64
+
+        def arr(name, x, default, width):
+            x = default if x is None else x
+            a = jnp.asarray(x, dtype=f64)
+            if a.shape != (n, width):
+                raise ValueError(f"init_state: {name} must have shape ({n}, {width}), got {a.shape}")
+            return a
+
+        pos = arr("pos", pos, None if pos is not None else np.zeros((n, 3)), 3)
+        quat = arr("quat", quat, np.tile([1.0, 0.0, 0.0, 0.0], (n, 1)), 4)
+        q = concrete(quat)
+        if q is not None and np.any(np.linalg.norm(q, axis=-1) == 0):
+            raise ValueError("init_state: quat rows must be non-zero")
+        quat = quat / jnp.linalg.norm(quat, axis=-1, keepdims=True)
+        vel = arr("vel", vel, np.zeros((n, 3)), 3)
+        ang_vel = arr("ang_vel", ang_vel, np.zeros((n, 3)), 3)
+        info = SolverInfo(
+            iterations=jnp.zeros((), jnp.int32),
+            residual=jnp.zeros((), f64),
+            complementarity=jnp.zeros((), f64),
+            converged=jnp.ones((), bool),
+        )
+        return State(pos=pos, quat=quat, vel=vel, ang_vel=ang_vel, solver=info)
+
+
+jax.tree_util.register_dataclass(
+    World,
+    data_fields=["bodies", "ground", "friction", "gravity", "dt"],
+    meta_fields=["body_pairs"],
+)

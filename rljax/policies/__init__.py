@@ -1,0 +1,7 @@
+"""Policy heads behind one interface (see :mod:`rljax.policies.base`)."""
+
+from rljax.policies.base import PolicyHead
+from rljax.policies.categorical import CategoricalHead
+from rljax.policies.gaussian import GaussianHead
+
+__all__ = ["PolicyHead", "CategoricalHead", "GaussianHead"]

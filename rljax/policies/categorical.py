@@ -1,0 +1,46 @@
+"""Categorical policy head (distrax), for discrete actions."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import distrax
+import jax
+import jax.numpy as jnp
+
+from rljax.nets import MLP
+from rljax.policies.base import Aux, Params
+
+
+@dataclasses.dataclass(frozen=True)
+class CategoricalHead:
+    """Softmax over ``action_size`` logits; actions are int32 indices ``[...]``."""
+
+    action_size: int
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    discrete: bool = dataclasses.field(default=True, init=False)
+
+    @property
+    def _net(self) -> MLP:
+        return MLP(self.hidden_sizes, self.action_size, self.activation, out_scale=0.01)
+
+    def init(self, key: jax.Array, obs_size: int) -> Params:
+        return self._net.init(key, jnp.zeros((1, obs_size), jnp.float32))
+
+    def distribution(self, params: Params, obs: jax.Array) -> distrax.Categorical:
+        return distrax.Categorical(logits=self._net.apply(params, obs))
+
+    def sample(self, params: Params, obs: jax.Array, key: jax.Array) -> tuple[jax.Array, Aux]:
+        action, log_prob = self.distribution(params, obs).sample_and_log_prob(seed=key)
+        return action.astype(jnp.int32), {"log_prob": log_prob}
+
+    def log_likelihood(self, params: Params, obs: jax.Array, action: jax.Array, aux: Aux) -> jax.Array:
+        del aux
+        return self.distribution(params, obs).log_prob(action)
+
+    def entropy(self, params: Params, obs: jax.Array) -> jax.Array:
+        return self.distribution(params, obs).entropy()
+
+    def mode(self, params: Params, obs: jax.Array) -> jax.Array:
+        return jnp.argmax(self._net.apply(params, obs), axis=-1).astype(jnp.int32)

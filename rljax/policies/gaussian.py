@@ -1,0 +1,67 @@
+"""Diagonal Gaussian policy head (distrax), for on-policy continuous control."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import distrax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from rljax.nets import MLP
+from rljax.policies.base import Aux, Params
+
+
+class _MeanAndLogStd(nn.Module):
+    hidden_sizes: Sequence[int]
+    action_size: int
+    activation: str
+    init_log_std: float
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        mean = MLP(self.hidden_sizes, self.action_size, self.activation, out_scale=0.01)(obs)
+        # State-independent log-std, as in PPO's reference implementation.
+        log_std = self.param("log_std", nn.initializers.constant(self.init_log_std), (self.action_size,))
+        return mean, jnp.broadcast_to(log_std, mean.shape)
+
+
+@dataclasses.dataclass(frozen=True)
+class GaussianHead:
+    """``N(mu(obs), diag(exp(log_std)^2))`` with a learned state-independent log-std.
+
+    Actions are unbounded; environments clip them to their own range.
+    """
+
+    action_size: int
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    init_log_std: float = 0.0
+    discrete: bool = dataclasses.field(default=False, init=False)
+
+    @property
+    def _net(self) -> _MeanAndLogStd:
+        return _MeanAndLogStd(self.hidden_sizes, self.action_size, self.activation, self.init_log_std)
+
+    def init(self, key: jax.Array, obs_size: int) -> Params:
+        return self._net.init(key, jnp.zeros((1, obs_size), jnp.float32))
+
+    def distribution(self, params: Params, obs: jax.Array) -> distrax.MultivariateNormalDiag:
+        mean, log_std = self._net.apply(params, obs)
+        return distrax.MultivariateNormalDiag(mean, jnp.exp(log_std))
+
+    def sample(self, params: Params, obs: jax.Array, key: jax.Array) -> tuple[jax.Array, Aux]:
+        action, log_prob = self.distribution(params, obs).sample_and_log_prob(seed=key)
+        return action, {"log_prob": log_prob}
+
+    def log_likelihood(self, params: Params, obs: jax.Array, action: jax.Array, aux: Aux) -> jax.Array:
+        del aux
+        return self.distribution(params, obs).log_prob(action)
+
+    def entropy(self, params: Params, obs: jax.Array) -> jax.Array:
+        return self.distribution(params, obs).entropy()
+
+    def mode(self, params: Params, obs: jax.Array) -> jax.Array:
+        return self._net.apply(params, obs)[0]

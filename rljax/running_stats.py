@@ -1,0 +1,29 @@
+"""Observation normalisation by running mean and variance.
+
+A thin layer over brax's ``running_statistics`` (Welford-style, float32,
+pmap/shard-aware); kept here so agents depend on one small interface.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from brax.training import acme
+from brax.training.acme import running_statistics
+
+RunningStats = running_statistics.RunningStatisticsState
+
+
+def init(obs_size: int) -> RunningStats:
+    """Zero-count statistics for observations of shape ``[obs_size]``."""
+    return running_statistics.init_state(acme.specs.Array((obs_size,), jnp.dtype("float32")))
+
+
+def update(stats: RunningStats, obs: jax.Array) -> RunningStats:
+    """Fold a batch ``[..., obs_size]`` into the statistics."""
+    return running_statistics.update(stats, obs)
+
+
+def normalize(stats: RunningStats, obs: jax.Array, clip: float = 10.0) -> jax.Array:
+    """``clip((obs - mean) / std)``; identity-like before any update (std starts at 1)."""
+    return running_statistics.normalize(obs, stats, max_abs_value=clip)

@@ -1,0 +1,62 @@
+"""The loop every agent shares: init, then ``lax.scan`` of one update.
+
+Runners that want progress, logging or checkpoints between compiled chunks
+call :func:`run_updates` on a chunk of updates at a time instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, TypeVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+S = TypeVar("S")
+Metrics = dict[str, jax.Array]
+
+
+@struct.dataclass
+class Result:
+    """What ``train`` returns.
+
+    ``params``: everything a policy needs (network params and observation
+    statistics). ``metrics``: dict of arrays with one row per update (leading
+    axis ``[num_updates]``; ``[seeds, num_updates]`` under ``vmap``).
+    ``state``: the final training state, to resume or inspect.
+    """
+
+    params: Any
+    metrics: Metrics
+    state: Any
+
+
+def run_updates(update: Callable[[S], tuple[S, Metrics]], state: S, num_updates: int) -> tuple[S, Metrics]:
+    """``lax.scan`` ``update`` ``num_updates`` times; metrics stacked per update."""
+    return jax.lax.scan(lambda s, _: update(s), state, None, length=num_updates)
+
+
+def tree_all_finite(tree: Any) -> jax.Array:
+    """Scalar bool: every floating leaf of ``tree`` is finite."""
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+              if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def check_finite(metrics: Metrics, first_update: int = 0) -> None:
+    """Raise ``FloatingPointError`` naming the first update whose loss or params went non-finite.
+
+    Agents record ``metrics["nonfinite"]`` (1.0 where a loss, gradient or
+    parameter was NaN/Inf after that update). ``metrics`` may carry leading
+    seed axes; the error names the seed index too.
+    """
+    flags = np.asarray(metrics.get("nonfinite", np.zeros(1)))
+    if not flags.any():
+        return
+    index = np.argwhere(flags > 0)[0]
+    *seed, update = index.tolist()
+    where = f"seed {seed[0] if len(seed) == 1 else tuple(seed)}, " if seed else ""
+    raise FloatingPointError(
+        f"non-finite loss or parameters at {where}update {first_update + update} "
+        f"(metrics at that update: { {k: np.asarray(v)[tuple(index)].item() for k, v in metrics.items()} })")
