@@ -100,8 +100,10 @@ def _ensure_registered() -> None:
     register("pendulum", Pendulum)
     import importlib.util
 
-    # The contact suite registers itself when it is present.
-    if importlib.util.find_spec("envs.contact") is not None:
+    # The contact suite registers itself when it is present (a real package,
+    # not an empty namespace directory).
+    spec = importlib.util.find_spec("envs.contact")
+    if spec is not None and spec.origin is not None:
         from envs.contact import register_all
 
         register_all(register)
