@@ -52,6 +52,17 @@ class RunOptions:
     """A run folder (or checkpoint path) to resume from."""
 
 
+def env_from_argv(argv: list[str], default: str) -> str:
+    """The ``--env`` value of a command line, read before full parsing (an
+    experiment's default Config depends on the env)."""
+    for i, arg in enumerate(argv):
+        if arg == "--env" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--env="):
+            return arg.split("=", 1)[1]
+    return default
+
+
 def _chunk_sizes(num_updates: int, chunks: int) -> list[int]:
     """Equal chunks where a divisor of ``num_updates`` is near the asked size
     (one compile); otherwise equal chunks plus a remainder (two compiles)."""

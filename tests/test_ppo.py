@@ -113,8 +113,8 @@ def test_experiment_script_writes_a_complete_run_folder(tmp_path):
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses resolve their module's namespace
     spec.loader.exec_module(module)
-    summary = module.main(["--env", "cartpole", "--config.total-steps", "4096", "--run.seeds", "2",
-                           "--run.chunks", "2", "--run.run-root", str(tmp_path)])
+    summary = module.main(["--env", "cartpole", "--total-steps", "4096", "--seeds", "2",
+                           "--chunks", "2", "--run-root", str(tmp_path)])
     run_dir = summary["run_dir"]
     for name in ("config.json", "metrics.csv", "curves.png", "summary.json"):
         assert os.path.getsize(os.path.join(run_dir, name)) > 0, name
@@ -124,7 +124,7 @@ def test_experiment_script_writes_a_complete_run_folder(tmp_path):
         lines = f.read().splitlines()
     assert len(lines) == 1 + 4096 // 1024 and "episode_return/seed1" in lines[0]
     assert json.load(open(os.path.join(run_dir, "config.json")))["config"]["total_steps"] == 4096
-    resumed = module.main(["--env", "cartpole", "--config.total-steps", "8192", "--run.seeds", "2",
-                           "--run.chunks", "2", "--run.run-root", str(tmp_path), "--run.resume", run_dir])
+    resumed = module.main(["--env", "cartpole", "--total-steps", "8192", "--seeds", "2",
+                           "--chunks", "2", "--run-root", str(tmp_path), "--resume", run_dir])
     with open(os.path.join(resumed["run_dir"], "metrics.csv")) as f:
         assert f.read().splitlines()[1].startswith("5,")  # continues at update 5
