@@ -70,7 +70,7 @@ def run_ours(args: Args) -> dict:
         policy_hidden_sizes=args.hidden_sizes, value_hidden_sizes=args.hidden_sizes, activation="tanh",
         learning_rate=args.learning_rate, gamma=args.gamma, entropy_coef=args.entropy_coef,
         reward_scale=args.reward_scale, clip_epsilon=args.clip_epsilon, max_grad_norm=args.max_grad_norm,
-        anneal_learning_rate=False, init_log_std=-1.0)
+        anneal_learning_rate=False, init_log_std=-1.0, normalize_observations=False)
     updates_per_chunk = cfg.num_updates // args.chunks
     steps_per_chunk = updates_per_chunk * cfg.batch_size
 
@@ -112,7 +112,7 @@ def run_brax(args: Args) -> dict:
         num_minibatches=args.num_minibatches, num_updates_per_batch=args.num_epochs,
         learning_rate=args.learning_rate, discounting=args.gamma, entropy_cost=args.entropy_coef,
         reward_scaling=args.reward_scale, clipping_epsilon=args.clip_epsilon, max_grad_norm=args.max_grad_norm,
-        normalize_observations=True, gae_lambda=0.95, network_factory=network_factory, seed=args.seed,
+        normalize_observations=False, gae_lambda=0.95, network_factory=network_factory, seed=args.seed,
         num_evals=args.chunks + 1, num_eval_envs=args.eval_episodes, deterministic_eval=True,
         progress_fn=progress)
     # reports[0] is the initial eval; reports[i] follows training epoch i.
