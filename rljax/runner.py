@@ -16,9 +16,10 @@ import dataclasses
 import datetime
 import json
 import os
+import sys
 import time
 from types import ModuleType
-from typing import Any
+from typing import Annotated, Any, Callable, Optional
 
 import jax
 import numpy as np
@@ -215,3 +216,31 @@ def run(agent: ModuleType, env: Env, cfg: Any, options: RunOptions, env_name: st
                   f"{summary['eval_return_mean']:.1f} (per seed {np.round(per_seed, 1).tolist()}); "
                   f"curves: {os.path.join(run_dir, 'curves.png')}")
     return summary
+
+
+def cli(agent: ModuleType, name: str, config_for_env: Callable[[str], Any], doc: str | None,
+        default_env: str, argv: list[str] | None = None) -> dict[str, Any]:
+    """An experiment script's whole command line: ``--env``, ``--backend``, every
+    field of ``agent.Config`` (``--learning-rate``, ...) and of :class:`RunOptions`
+    (``--seeds``, ``--resume``, ...); then :func:`run`. The Config defaults are
+    ``config_for_env(env)`` (an env's tuned preset)."""
+    import tyro
+
+    import envs
+
+    argv = sys.argv[1:] if argv is None else argv
+    env_name = env_from_argv(argv, default_env)
+    # Built per call: the Config type is the agent's own.
+    Args = dataclasses.make_dataclass("Args", [
+        ("config", agent.Config),
+        ("env", Annotated[str, tyro.conf.arg(help="env name (see envs.names()); brax envs as brax/<name>")],
+         dataclasses.field(default=default_env)),
+        ("backend", Annotated[Optional[str], tyro.conf.arg(
+            help="brax backend for brax/* envs: generalized, positional, spring or mjx")],
+         dataclasses.field(default=None)),
+        ("run", RunOptions, dataclasses.field(default=RunOptions(name=name))),
+    ])
+    default = Args(config=config_for_env(env_name), env=env_name)
+    args = tyro.cli(tyro.conf.OmitArgPrefixes[Args], args=argv, default=default, description=doc)
+    env = envs.make(args.env, **({"backend": args.backend} if args.backend else {}))
+    return run(agent, env, args.config, args.run, env_name=args.env)
