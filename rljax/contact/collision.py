@@ -13,7 +13,7 @@ ends, sphere-anything: 1), which keeps every shape static for jit and vmap.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpy as np

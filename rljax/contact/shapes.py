@@ -18,14 +18,14 @@ from jax import Array
 
 
 def as_leaf(x: Any) -> Any:
-    """Python numbers / sequences become float64 numpy arrays; arrays and tracers pass.
-
-    Pytree unflattening re-runs ``__init__`` with arbitrary leaves (tracers,
-    ``None`` axis specs, sentinels), so anything that is not plain data is left as is.
-    """
+    """Python numbers / sequences become float64 numpy arrays; arrays and tracers pass."""
     if isinstance(x, (bool,)):
         return x
-    if isinstance(x, (int, float, list, tuple)):
+    if isinstance(x, (int, float)):
+        return np.asarray(x, dtype=np.float64)
+    if isinstance(x, (list, tuple)):
+        if any(isinstance(e, jax.Array) for e in jax.tree.leaves(x)):
+            return jnp.asarray(x)  # e.g. a tuple of tracers built inside a traced function
         return np.asarray(x, dtype=np.float64)
     return x
 
@@ -55,13 +55,39 @@ def _check_shape(name: str, x: Any, shape: tuple) -> None:
     v = concrete(x)
     if v is None:
         return
-    if v.shape != shape:
+    # Leading axes are allowed: stacked worlds are how one vmaps over parameters.
+    if v.shape[v.ndim - len(shape):] != shape or v.ndim < len(shape):
         raise ValueError(f"{name} must have shape {shape}, got {v.shape}")
 
 
+def register_pytree(cls, data_fields, meta_fields=()):
+    """Register a frozen dataclass whose unflattening skips ``__init__``.
+
+    Validation belongs to user construction only: JAX rebuilds these objects from
+    tracers, batching specs and cotangents (a gradient w.r.t. a size may well be
+    negative), none of which must be checked or converted.
+    """
+    data_fields, meta_fields = tuple(data_fields), tuple(meta_fields)
+
+    def flatten_with_keys(x):
+        keys = [(jax.tree_util.GetAttrKey(f), getattr(x, f)) for f in data_fields]
+        return keys, tuple(getattr(x, m) for m in meta_fields)
+
+    def flatten(x):
+        return [getattr(x, f) for f in data_fields], tuple(getattr(x, m) for m in meta_fields)
+
+    def unflatten(meta, data):
+        obj = object.__new__(cls)
+        for name, value in zip(data_fields + meta_fields, tuple(data) + tuple(meta)):
+            object.__setattr__(obj, name, value)
+        return obj
+
+    jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
+    return cls
+
+
 def _register(cls):
-    fields = [f.name for f in dataclasses.fields(cls)]
-    return jax.tree_util.register_dataclass(cls, data_fields=fields, meta_fields=[])
+    return register_pytree(cls, [f.name for f in dataclasses.fields(cls)])
 
 
 class _Shape:
@@ -179,7 +205,7 @@ class Plane:
         object.__setattr__(self, "offset", as_leaf(self.offset))
         _check_shape("Plane.normal", self.normal, (3,))
         v = concrete(self.normal)
-        if v is not None and np.linalg.norm(v) == 0:
+        if v is not None and np.any(np.linalg.norm(v, axis=-1) == 0):
             raise ValueError("Plane.normal must be non-zero")
 
     def unit_normal(self) -> Array:

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from rljax.contact.shapes import Box, Capsule, Plane, Sphere, _check_shape, as_leaf, concrete
+from rljax.contact.shapes import Box, Capsule, Plane, Sphere, _check_shape, as_leaf, concrete, register_pytree
 
 # Body-body shape pairs with a collision routine (order-insensitive).
 SUPPORTED_PAIRS = frozenset(
@@ -51,6 +51,16 @@ class SolverInfo:
     converged: Any
 
 
+def empty_info() -> SolverInfo:
+    """The ``SolverInfo`` of a state no step has produced yet (0 iterations, converged)."""
+    return SolverInfo(
+        iterations=jnp.zeros((), jnp.int32),
+        residual=jnp.zeros((), jnp.float64),
+        complementarity=jnp.zeros((), jnp.float64),
+        converged=jnp.ones((), bool),
+    )
+
+
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class State:
@@ -69,6 +79,9 @@ class State:
     ang_vel: Any
     solver: Any = None
 
+    def replace(self, **changes: Any) -> "State":
+        return dataclasses.replace(self, **changes)
+
 
 @dataclasses.dataclass(frozen=True)
 class World:
@@ -77,7 +90,7 @@ class World:
     Args:
       bodies: tuple of ``Sphere`` / ``Box`` / ``Capsule``.
       ground: a ``Plane`` or ``None``.
-      friction: Coulomb coefficient mu >= 0 shared by all contacts (leaf).
+      friction: Coulomb coefficient mu > 0 shared by all contacts (leaf).
       gravity: [3] acceleration (leaf).
       dt: time step > 0 (leaf).
       body_pairs: body index pairs ``(i, j)`` that may collide. ``None`` means
@@ -107,11 +120,15 @@ class World:
         object.__setattr__(self, "gravity", as_leaf(self.gravity))
         object.__setattr__(self, "dt", as_leaf(self.dt))
         mu = concrete(self.friction)
-        if mu is not None and (mu.shape != () or not np.isfinite(mu) or mu < 0):
-            raise ValueError(f"World.friction must be a finite scalar >= 0, got {mu}")
+        # The relaxed cone complementarity beta . eta = kappa has no solution when the
+        # cone radius mu gamma is identically 0, so frictionless contact is mu -> 0+.
+        if mu is not None and (not np.all(np.isfinite(mu)) or np.any(mu <= 0)):
+            raise ValueError(
+                f"World.friction must be finite and > 0 (use e.g. 1e-4 for nearly frictionless), got {mu}"
+            )
         _check_shape("World.gravity", self.gravity, (3,))
         dt = concrete(self.dt)
-        if dt is not None and (dt.shape != () or not np.isfinite(dt) or dt <= 0):
+        if dt is not None and (not np.all(np.isfinite(dt)) or np.any(dt <= 0)):
             raise ValueError(f"World.dt must be a finite scalar > 0, got {dt}")
         object.__setattr__(self, "body_pairs", self._resolve_pairs(bodies, self.body_pairs))
 
@@ -172,7 +189,7 @@ class World:
                 raise ValueError(f"init_state: {name} must have shape ({n}, {width}), got {a.shape}")
             return a
 
-        pos = arr("pos", pos, None if pos is not None else np.zeros((n, 3)), 3)
+        pos = arr("pos", pos, None, 3)
         quat = arr("quat", quat, np.tile([1.0, 0.0, 0.0, 0.0], (n, 1)), 4)
         q = concrete(quat)
         if q is not None and np.any(np.linalg.norm(q, axis=-1) == 0):
@@ -180,17 +197,7 @@ class World:
         quat = quat / jnp.linalg.norm(quat, axis=-1, keepdims=True)
         vel = arr("vel", vel, np.zeros((n, 3)), 3)
         ang_vel = arr("ang_vel", ang_vel, np.zeros((n, 3)), 3)
-        info = SolverInfo(
-            iterations=jnp.zeros((), jnp.int32),
-            residual=jnp.zeros((), f64),
-            complementarity=jnp.zeros((), f64),
-            converged=jnp.ones((), bool),
-        )
-        return State(pos=pos, quat=quat, vel=vel, ang_vel=ang_vel, solver=info)
+        return State(pos=pos, quat=quat, vel=vel, ang_vel=ang_vel, solver=empty_info())
 
 
-jax.tree_util.register_dataclass(
-    World,
-    data_fields=["bodies", "ground", "friction", "gravity", "dt"],
-    meta_fields=["body_pairs"],
-)
+register_pytree(World, ["bodies", "ground", "friction", "gravity", "dt"], ["body_pairs"])

@@ -1,0 +1,49 @@
+"""Differentiable rigid-body contact solver (Dojo-style interior point, float64).
+
+    import jax
+    from rljax import contact
+
+    with jax.enable_x64(True):
+        world = contact.World(
+            bodies=(contact.Box(half_extents=(0.25, 0.25, 0.25), mass=1.0),
+                    contact.Sphere(radius=0.1, mass=0.5)),
+            ground=contact.Plane(normal=(0.0, 0.0, 1.0), offset=0.0),
+            friction=0.5, gravity=(0.0, 0.0, -9.81), dt=0.01)
+        state = world.init_state(pos=[[0, 0, 0.3], [1, 0, 0.2]])
+        state = contact.step(world, state, force=f, torque=t, kappa=1e-6)
+        states = contact.rollout(world, state, forces, kappa=1e-6)
+
+Physics: maximal coordinates, midpoint velocities, Dojo's quaternion map and
+discrete Euler-Lagrange equations (``dynamics``); contact candidates with smooth
+gaps (``collision``); per contact an orthant pair (normal impulse, gap) and a
+second-order-cone pair (friction, slip) solved by a primal-dual interior point
+with Mehrotra predictor-corrector, 0.95 fraction-to-boundary and residual
+backtracking inside ``lax.while_loop`` (``solver``); gradients by the implicit
+function theorem via ``jax.custom_vjp`` (``gradients``). ``kappa`` is the
+central-path target: the solve is exact for the relaxed complementarity
+``gamma s = kappa``, and so are its gradients. ``grad_kappa`` gives qpax-style
+gradients at a smoother point while the trajectory uses ``kappa``.
+
+float64 scoping: this package never flips ``jax_enable_x64``: importing it
+leaves the rest of the program (float32 agents) untouched. Every entry point
+(``World.init_state``, ``step``, ``rollout``) checks at trace time that x64 is
+on and raises ``RuntimeError`` otherwise. Run contact code inside the scoped
+context ``with jax.enable_x64(True): ...`` (jax 0.9's thread-local context
+manager; jit traces and caches per setting) or enable x64 for a whole program
+with ``jax.config.update("jax_enable_x64", True)``. Arrays made inside the
+context keep float64 outside it but computing on them there downcasts, so keep
+the whole contact computation inside one context.
+
+Non-convergence never shows up as a silent NaN: the solver rejects non-finite
+iterates and reports ``state.solver.converged = False``.
+"""
+
+from rljax.contact.dynamics import kinetic_energy, momentum
+from rljax.contact.shapes import Box, Capsule, Plane, Sphere
+from rljax.contact.simulate import rollout, step
+from rljax.contact.world import SolverInfo, State, World, require_x64
+
+__all__ = [
+    "Box", "Capsule", "Plane", "Sphere", "World", "State", "SolverInfo",
+    "step", "rollout", "momentum", "kinetic_energy", "require_x64",
+]
