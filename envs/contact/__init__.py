@@ -1,0 +1,25 @@
+"""Contact-rich tasks on the differentiable solver ``rljax.contact``.
+
+    env = envs.make("contact/push")          # box to a goal against friction
+    env = envs.make("contact/hop")           # box with a leg hops forward (intermittent contact)
+
+Both follow brax's ``Env``/``State`` protocol with float32 observations,
+rewards and state, are differentiable end to end (``jax.grad`` of a rollout's
+return w.r.t. actions or policy parameters), and run the float64 solver from
+float32 programs: see :mod:`envs.contact.bridge` for how x64 is scoped.
+"""
+
+from envs.contact.bridge import Bodies, Solve, StepOptions, float32_step
+from envs.contact.hop import Hop
+from envs.contact.push import Push
+
+TASKS = {"contact/push": Push, "contact/hop": Hop}
+
+
+def register_all(register) -> None:
+    """Register every contact task with ``envs.registry.register``."""
+    for name, factory in TASKS.items():
+        register(name, factory)
+
+
+__all__ = ["Push", "Hop", "TASKS", "register_all", "Bodies", "Solve", "StepOptions", "float32_step"]

@@ -1,0 +1,135 @@
+"""Shared machinery of the contact tasks: float32 State in, float32 State out.
+
+A task subclasses ``ContactEnv`` and defines ``_world()`` (a hashable
+``WorldSpec``), ``_reset_state(key)``, ``_forces(bodies, action)``,
+``_obs``, ``_reward`` and ``_terminated``. ``step`` runs one float64 solver
+step through :func:`envs.contact.bridge.float32_step`, so the env can be
+called from float32 programs (x64 off) under jit, vmap and grad, and only
+float32 reaches the agent. ``state.metrics`` carries the solver's report
+(``solver_iterations``, ``solver_converged``, ``solver_residual``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from brax.envs.base import Env, State
+
+from envs.contact.bridge import Bodies, StepOptions, float32_step
+from rljax import contact
+
+
+@dataclasses.dataclass(frozen=True)
+class WorldSpec:
+    """Hashable recipe for a ``contact.World`` (built inside the float64 scope).
+
+    bodies: tuple of ("box", (hx, hy, hz), mass) / ("sphere", radius, mass).
+    """
+
+    bodies: tuple
+    friction: float
+    dt: float
+    gravity: float = 9.81
+
+    def __call__(self) -> contact.World:
+        shapes = []
+        for kind, size, mass in self.bodies:
+            if kind == "box":
+                shapes.append(contact.Box(half_extents=tuple(size), mass=mass))
+            elif kind == "sphere":
+                shapes.append(contact.Sphere(radius=size, mass=mass))
+            else:  # pragma: no cover - internal
+                raise ValueError(f"unknown body kind {kind!r}")
+        return contact.World(bodies=tuple(shapes), ground=contact.Plane(), friction=self.friction,
+                             gravity=(0.0, 0.0, -self.gravity), dt=self.dt)
+
+
+def check_positive(env: str, **values: Any) -> None:
+    for name, v in values.items():
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            raise ValueError(f"env {env!r}: {name}={v!r} must be a finite number > 0")
+
+
+def quat_rotate(q: jax.Array, v: jax.Array) -> jax.Array:
+    """Rotate ``v`` [3] by unit quaternion ``q`` [4] (scalar first)."""
+    w, u = q[0], q[1:]
+    return v + 2.0 * jnp.cross(u, jnp.cross(u, v) + w * v)
+
+
+class ContactEnv(Env):
+    """brax ``Env`` over the contact solver; see the module docstring."""
+
+    discrete_actions = False
+    fresh_reset = True
+    name = "contact"
+
+    def __init__(self, kappa: float, grad_kappa: float | None, max_iter: int):
+        check_positive(self.name, kappa=kappa)
+        if grad_kappa is not None:
+            check_positive(self.name, grad_kappa=grad_kappa)
+        if not (isinstance(max_iter, int) and max_iter > 0):
+            raise ValueError(f"env {self.name!r}: max_iter={max_iter!r} must be a positive int")
+        self.solver_options = StepOptions(kappa=float(kappa),
+                                          grad_kappa=None if grad_kappa is None else float(grad_kappa),
+                                          max_iter=max_iter)
+
+    # -- to define in tasks ---------------------------------------------------
+    world: WorldSpec
+
+    def _reset_state(self, key: jax.Array) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _forces(self, pipeline: dict[str, Any], action: jax.Array) -> tuple[jax.Array, jax.Array]:
+        raise NotImplementedError
+
+    def _obs(self, pipeline: dict[str, Any]) -> jax.Array:
+        raise NotImplementedError
+
+    def _reward(self, before: dict, after: dict, action: jax.Array) -> jax.Array:
+        raise NotImplementedError
+
+    def _terminated(self, pipeline: dict[str, Any]) -> jax.Array:
+        return jnp.zeros((), jnp.float32)
+
+    # -- protocol ---------------------------------------------------------------
+    @property
+    def backend(self) -> str:
+        return "rljax.contact"
+
+    @property
+    def dt(self) -> float:
+        return self.world.dt
+
+    def reset(self, rng: jax.Array) -> State:
+        pipeline = self._reset_state(rng)
+        zero = jnp.zeros((), jnp.float32)
+        metrics = {"solver_iterations": zero, "solver_converged": jnp.ones((), jnp.float32),
+                   "solver_residual": zero}
+        return State(pipeline_state=pipeline, obs=self._obs(pipeline), reward=zero, done=zero,
+                     metrics=metrics, info={})
+
+    def step(self, state: State, action: jax.Array) -> State:
+        action = jnp.clip(jnp.asarray(action, jnp.float32).reshape(self.action_size), -1.0, 1.0)
+        pipeline = state.pipeline_state
+        force, torque = self._forces(pipeline, action)
+        bodies, info = float32_step(self.world, self.solver_options, pipeline["bodies"], force, torque)
+        after = dict(pipeline, bodies=bodies)
+        reward = self._reward(pipeline, after, action).astype(jnp.float32)
+        metrics = dict(state.metrics)
+        metrics.update(solver_iterations=info.iterations.astype(jnp.float32),
+                       solver_converged=info.converged.astype(jnp.float32),
+                       solver_residual=info.residual)
+        return state.replace(pipeline_state=after, obs=self._obs(after), reward=reward,
+                             done=self._terminated(after).astype(jnp.float32), metrics=metrics)
+
+
+def resting_bodies(pos: jax.Array) -> Bodies:
+    """float32 ``Bodies`` at ``pos`` [N, 3], identity orientation, at rest."""
+    n = pos.shape[0]
+    return Bodies(pos=pos.astype(jnp.float32),
+                  quat=jnp.tile(jnp.array([[1.0, 0.0, 0.0, 0.0]], jnp.float32), (n, 1)),
+                  vel=jnp.zeros((n, 3), jnp.float32), ang_vel=jnp.zeros((n, 3), jnp.float32))

@@ -1,0 +1,154 @@
+"""Run the float64 contact solver from float32 programs (jit, vmap, grad).
+
+The agents trace their programs with ``jax_enable_x64`` off; ``rljax.contact``
+needs float64. ``float32_step(world_fn, opts, bodies, force, torque)`` takes
+and returns float32 only; inside, it opens ``jax.enable_x64(True)``, casts to
+float64, runs ``contact.step`` and casts the results back to float32.
+
+A plain ``with jax.enable_x64(True):`` around ``contact.step`` is enough for a
+jitted forward pass, but not for transformations that re-interpret an
+already-traced jaxpr later, when the scope has exited (x64 off):
+
+- ``jax.grad`` traces the solver's own ``custom_vjp`` rules lazily, so its
+  forward rule comes out float32 and no longer matches the float64 primal;
+- ``jax.vmap`` of a ``lax.scan`` re-batches the scan body's jaxpr, and
+  re-binding float64 ``dot_general`` there canonicalises its accumulation
+  type to float32 ("lax.add requires arguments to have the same dtypes").
+
+So the boundary is opaque to both: a ``jax.custom_vjp`` whose forward and
+backward rules, and a ``jax.custom_batching.custom_vmap`` (around the primal
+and around the backward computation) whose batching rule, re-trace the
+Python function in their own x64 scope. Only float32 crosses the boundary:
+the residual saved for the backward pass is the float32 input; the backward
+rule recomputes the step in float64 (the same computation on the same inputs,
+so the same point) and applies the solver's implicit-function VJP there.
+Cost: one extra forward solve per step in the backward pass. The state is
+carried in float32 between steps (quaternions renormalised after each step).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.custom_batching import custom_vmap
+
+from rljax import contact
+
+f32 = jnp.float32
+f64 = jnp.float64
+
+
+class Bodies(NamedTuple):
+    """float32 maximal-coordinate state of N bodies: pos/vel/ang_vel [N, 3], quat [N, 4]."""
+
+    pos: jax.Array
+    quat: jax.Array
+    vel: jax.Array
+    ang_vel: jax.Array
+
+
+class Solve(NamedTuple):
+    """float32 / int32 / bool per-step solver report (see ``contact.SolverInfo``)."""
+
+    iterations: jax.Array
+    residual: jax.Array
+    complementarity: jax.Array
+    converged: jax.Array
+
+
+class StepOptions(NamedTuple):
+    """Static solver settings for a task (hashable)."""
+
+    kappa: float = 1e-4
+    grad_kappa: float | None = None
+    max_iter: int = 50
+
+
+def _cast(tree: Any, dtype) -> Any:
+    return jax.tree.map(lambda x: jnp.asarray(x).astype(dtype), tree)
+
+
+def _step64(world_fn, opts: StepOptions, bodies: Bodies, force, torque):
+    """float64 step; must run with x64 on. Returns (Bodies f64, SolverInfo)."""
+    world = world_fn()
+    state = contact.State(pos=bodies.pos, quat=bodies.quat, vel=bodies.vel, ang_vel=bodies.ang_vel)
+    nxt = contact.step(world, state, force=force, torque=torque, kappa=opts.kappa,
+                       grad_kappa=opts.grad_kappa, max_iter=opts.max_iter)
+    # Keep quaternions unit length despite the float32 round trip of the state.
+    quat = nxt.quat / jnp.linalg.norm(nxt.quat, axis=-1, keepdims=True)
+    return Bodies(nxt.pos, quat, nxt.vel, nxt.ang_vel), nxt.solver
+
+
+def _opaque(fn: Callable) -> Callable:
+    """``fn`` behind a ``custom_vmap`` whose batching rule re-traces ``fn`` itself.
+
+    vmap of a ``scan`` re-interprets the scan body's already-traced jaxpr, and
+    re-binding float64 solver ops there with x64 off fails (``dot_general``
+    canonicalises its float64 accumulation type to float32). Behind this
+    wrapper, batching never sees the float64 ops: it calls the rule, which
+    traces ``jax.vmap(fn)`` in Python (``fn`` opens its own x64 scope) and
+    wraps the result the same way, so nested vmaps (seeds x envs) work too.
+    """
+    wrapped = custom_vmap(fn)
+
+    @wrapped.def_vmap
+    def rule(axis_size, in_batched, *args):
+        args = jax.tree.map(
+            lambda x, b: x if b else jnp.broadcast_to(x, (axis_size,) + jnp.shape(x)), args, tuple(in_batched))
+        out = _opaque(jax.vmap(fn))(*args)
+        return out, jax.tree.map(lambda _: True, out)
+
+    return wrapped
+
+
+def _primal_core(world_fn, opts, bodies, force, torque):
+    with jax.enable_x64(True):
+        out, info = _step64(world_fn, opts, _cast(bodies, f64), _cast(force, f64), _cast(torque, f64))
+        out = _cast(out, f32)
+        info = Solve(iterations=info.iterations.astype(jnp.int32), residual=info.residual.astype(f32),
+                     complementarity=info.complementarity.astype(f32),
+                     converged=info.converged.astype(bool))
+    return out, info
+
+
+def _bwd_core(world_fn, opts, bodies, force, torque, ct_bodies):
+    with jax.enable_x64(True):
+        args = (_cast(bodies, f64), _cast(force, f64), _cast(torque, f64))
+        _, vjp = jax.vjp(lambda b, f, t: _step64(world_fn, opts, b, f, t)[0], *args)
+        grads = _cast(vjp(_cast(ct_bodies, f64)), f32)
+    return grads
+
+
+def _primal(world_fn, opts, bodies, force, torque):
+    return _opaque(partial(_primal_core, world_fn, opts))(bodies, force, torque)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def float32_step(world_fn, opts: StepOptions, bodies: Bodies, force: jax.Array, torque: jax.Array):
+    """One solver step from float32 inputs to float32 outputs.
+
+    Args:
+      world_fn: a hashable zero-argument callable returning the ``contact.World``
+        (called inside the float64 scope; static).
+      opts: ``StepOptions`` (static).
+      bodies: float32 ``Bodies``. force, torque: float32 [N, 3] world frame.
+    Returns:
+      (next ``Bodies`` float32, ``Solve`` report). Differentiable in bodies,
+      force and torque (implicit-function gradients of the relaxed problem).
+    """
+    return _primal(world_fn, opts, bodies, force, torque)
+
+
+def _fwd(world_fn, opts, bodies, force, torque):
+    return _primal(world_fn, opts, bodies, force, torque), (bodies, force, torque)
+
+
+def _bwd(world_fn, opts, res, ct):
+    bodies, force, torque = res
+    return _opaque(partial(_bwd_core, world_fn, opts))(bodies, force, torque, ct[0])
+
+
+float32_step.defvjp(_fwd, _bwd)

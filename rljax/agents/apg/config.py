@@ -1,0 +1,62 @@
+"""APG hyperparameters."""
+
+from __future__ import annotations
+
+import numpy as np
+from brax.envs.base import Env
+
+import envs as envs_lib
+from rljax.config import ConfigBase, config_dataclass, leaf, one_of, positive, positive_sizes, static
+from rljax.nets import ACTIVATIONS
+
+
+def _unit_open_closed(value) -> str | None:
+    v = np.asarray(value)
+    return None if np.all((v > 0) & (v <= 1)) else "must be in (0, 1]"
+
+
+@config_dataclass
+class Config(ConfigBase):
+    """Analytic policy gradient configuration (Brax APG style).
+
+    Each update rolls ``num_envs`` envs forward ``horizon`` steps with the
+    deterministic policy, and takes one Adam step on the gradient of
+    ``-mean(reward_scale * reward)`` over that window, differentiated through
+    the env; the env state carries over to the next window, its gradient does
+    not. Ints, tuples, strings and bools are static; floats are pytree leaves.
+    """
+
+    total_steps: int = static(100_000, check=positive)
+    num_envs: int = static(32, check=positive)
+    horizon: int = static(32, check=positive)
+    policy_hidden_sizes: tuple[int, ...] = static((64, 64), check=positive_sizes)
+    activation: str = static("tanh", check=one_of(*ACTIVATIONS))
+    normalize_observations: bool = static(True, check=one_of(True, False))
+    episode_length: int | None = static(None, check=lambda v: None if v is None or (isinstance(v, int) and v > 0)
+                                        else "must be None (the env's own limit) or a positive int")
+
+    learning_rate: float = leaf(1e-3, check=positive)
+    max_grad_norm: float = leaf(1.0, check=positive)
+    reward_scale: float = leaf(1.0, check=positive)
+    discount: float = leaf(1.0, check=_unit_open_closed)
+    init_scale: float = leaf(0.1, check=positive)
+
+    @property
+    def batch_size(self) -> int:
+        """Env steps per update."""
+        return self.num_envs * self.horizon
+
+    @property
+    def num_updates(self) -> int:
+        return self.total_steps // self.batch_size
+
+    def _check_consistency(self) -> None:
+        if self.total_steps < self.batch_size:
+            raise ValueError(
+                f"apg.Config.total_steps={self.total_steps}: must be >= num_envs * horizon "
+                f"= {self.batch_size} (one update)")
+
+    def check_env(self, env: Env) -> None:
+        if envs_lib.is_discrete(env):
+            raise ValueError("apg needs continuous actions and a differentiable env; "
+                             f"{type(env).__name__} has discrete actions")

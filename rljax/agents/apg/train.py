@@ -1,0 +1,146 @@
+"""APG: differentiate the mean reward of a short rollout through the env.
+
+Per update (Brax APG): from the carried env state (gradient stopped), roll
+``num_envs`` envs ``horizon`` steps with the deterministic policy
+``a = tanh(MLP(normalised obs))``; the loss is ``-mean_t,envs(discount^t
+reward_scale r_t)``; ``jax.grad`` of it through the env's step (the contact
+solver's implicit-function gradients, or brax's differentiable pipelines)
+gives the policy gradient; Adam with global-norm clipping applies it. A
+window whose gradient is non-finite is skipped (parameters unchanged) and
+counted in ``metrics["skipped"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+from brax.envs.base import Env, State
+from flax import struct
+
+import envs as envs_lib
+from rljax import running_stats
+from rljax.agents.apg.config import Config
+from rljax.nets import MLP
+from rljax.training import Result, run_updates, tree_all_finite
+
+
+@struct.dataclass
+class TrainState:
+    params: Any  # policy network params
+    opt_state: optax.OptState
+    obs_stats: running_stats.RunningStats
+    env_state: State
+    key: jax.Array
+    update_index: jax.Array  # int32 scalar
+
+
+def _network(env: Env, cfg: Config) -> MLP:
+    return MLP(cfg.policy_hidden_sizes, env.action_size, cfg.activation, out_scale=1.0)
+
+
+def _normalizer(cfg: Config, stats: running_stats.RunningStats) -> Callable[[jax.Array], jax.Array]:
+    if cfg.normalize_observations:
+        return lambda obs: running_stats.normalize(stats, obs)
+    return lambda obs: obs
+
+
+def _act(env: Env, cfg: Config, params: Any, stats: running_stats.RunningStats, obs: jax.Array) -> jax.Array:
+    return jnp.tanh(_network(env, cfg).apply(params, _normalizer(cfg, stats)(obs)))
+
+
+def _optimizer(cfg: Config) -> optax.GradientTransformation:
+    return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(cfg.learning_rate))
+
+
+def _training_env(env: Env, cfg: Config) -> Env:
+    return envs_lib.wrap_for_training(env, cfg.num_envs, cfg.episode_length)
+
+
+def _check(env: Env, cfg: Config) -> None:
+    if not isinstance(cfg, Config):
+        raise ValueError(f"cfg must be rljax.agents.apg.Config, got {type(cfg).__name__}")
+    cfg.check_env(env)
+
+
+def init(env: Env, cfg: Config, key: jax.Array) -> TrainState:
+    """Policy network (output layer scaled by ``init_scale``), Adam, normaliser, reset envs."""
+    _check(env, cfg)
+    obs_size = envs_lib.observation_size(env)
+    net_key, env_key, key = jax.random.split(key, 3)
+    params = _network(env, cfg).init(net_key, jnp.zeros((obs_size,), jnp.float32))
+    # Scale the last layer so the initial policy is gentle (a leaf: sweepable).
+    last = sorted(params["params"])[-1]
+    params = jax.tree_util.tree_map_with_path(
+        lambda path, x: x * cfg.init_scale if path[1].key == last else x, params)
+    return TrainState(params=params, opt_state=_optimizer(cfg).init(params), obs_stats=running_stats.init(obs_size),
+                      env_state=_training_env(env, cfg).reset(env_key), key=key,
+                      update_index=jnp.zeros((), jnp.int32))
+
+
+def _window(env: Env, cfg: Config, params: Any, stats: running_stats.RunningStats, env_state: State):
+    """``horizon`` steps from ``env_state``; returns (loss, (final state, observations, rewards))."""
+    training_env = _training_env(env, cfg)
+
+    def one_step(carry, t):
+        s = carry
+        action = _act(env, cfg, params, stats, s.obs)
+        s = training_env.step(s, action)
+        return s, (s.obs, s.reward, cfg.discount ** t)
+
+    final, (obs, rewards, weights) = jax.lax.scan(one_step, env_state, jnp.arange(cfg.horizon, dtype=jnp.float32))
+    loss = -jnp.mean(weights[:, None] * rewards) * cfg.reward_scale
+    return loss, (final, obs, rewards)
+
+
+def update(env: Env, cfg: Config, state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+    """One window of ``num_envs * horizon`` env steps and one Adam step."""
+    start = jax.lax.stop_gradient(state.env_state)
+    grads, (final, obs, rewards) = jax.grad(_window, argnums=2, has_aux=True)(
+        env, cfg, state.params, state.obs_stats, start)
+    grad_ok = tree_all_finite(grads)
+    grads = jax.tree.map(lambda g: jnp.where(grad_ok, g, 0.0), grads)
+    updates, opt_state = _optimizer(cfg).update(grads, state.opt_state, state.params)
+    params = jax.tree.map(lambda p, u: jnp.where(grad_ok, p + u, p), state.params, updates)
+    opt_state = jax.tree.map(lambda new, old: jnp.where(grad_ok, new, old), opt_state, state.opt_state)
+    obs_stats = running_stats.update(state.obs_stats, obs) if cfg.normalize_observations else state.obs_stats
+    final = jax.lax.stop_gradient(final)
+    new_state = TrainState(params=params, opt_state=opt_state, obs_stats=obs_stats, env_state=final,
+                           key=state.key, update_index=state.update_index + 1)
+    metrics = {
+        "loss": -jnp.mean(rewards) * cfg.reward_scale,
+        "mean_reward": jnp.mean(rewards),
+        "grad_norm": optax.global_norm(grads),
+        "skipped": 1.0 - grad_ok.astype(jnp.float32),
+        "episode_return": jnp.nanmean(final.info["last_episode_return"]),
+        "env_steps": (state.update_index + 1).astype(jnp.float32) * cfg.batch_size,
+        "nonfinite": 1.0 - (tree_all_finite(params) & jnp.all(jnp.isfinite(rewards))).astype(jnp.float32),
+    }
+    return new_state, metrics
+
+
+def policy_params(state: TrainState) -> dict[str, Any]:
+    """What a policy needs: network params and observation statistics."""
+    return {"policy": state.params, "obs_stats": state.obs_stats}
+
+
+def train(env: Env, cfg: Config, key: jax.Array) -> Result:
+    """``init`` then ``cfg.num_updates`` updates in one ``lax.scan``."""
+    state = init(env, cfg, key)
+    state, metrics = run_updates(lambda s: update(env, cfg, s), state, cfg.num_updates)
+    return Result(params=policy_params(state), metrics=metrics, state=state)
+
+
+def make_policy(env: Env, cfg: Config, params: dict[str, Any],
+                deterministic: bool = True) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """``policy(obs [..., obs_size], key) -> action in [-1, 1]``. APG's policy is
+    deterministic; ``key`` and ``deterministic`` are accepted for the common interface."""
+    del deterministic
+
+    def policy(obs: jax.Array, key: jax.Array) -> jax.Array:
+        del key
+        return _act(env, cfg, params["policy"], params["obs_stats"], obs)
+
+    return policy
