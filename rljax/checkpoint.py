@@ -8,6 +8,7 @@ PRNG keys are stored as their raw key data and re-wrapped on restore.
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Any, TypeVar
 
 import jax
@@ -40,6 +41,15 @@ def latest(directory: str) -> str | None:
         return None
     steps = sorted(d for d in os.listdir(directory) if d.startswith("step_") and "tmp" not in d)
     return os.path.join(os.path.abspath(directory), steps[-1]) if steps else None
+
+
+def prune(directory: str, keep: int) -> None:
+    """Delete all but the ``keep`` newest complete checkpoints under ``directory``."""
+    if keep < 1:
+        raise ValueError(f"keep={keep}: must be >= 1")
+    steps = sorted(d for d in os.listdir(directory) if d.startswith("step_") and "tmp" not in d)
+    for name in steps[:-keep]:
+        shutil.rmtree(os.path.join(directory, name))
 
 
 def restore(path: str, like: T) -> T:

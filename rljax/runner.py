@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from types import ModuleType
 from typing import Annotated, Any, Callable, Optional
 
@@ -49,6 +50,8 @@ class RunOptions:
     run_root: str = "runs"
     name: str = "run"
     checkpoints: bool = True
+    keep_checkpoints: int = 2
+    """Newest checkpoints kept (off-policy ones include the replay buffer)."""
     resume: str | None = None
     """A run folder (or checkpoint path) to resume from."""
 
@@ -93,7 +96,8 @@ def plot_curves(rows: list[dict[str, float]], seeds: int, path: str, title: str)
     steps = np.array([r["env_steps"] for r in rows])
     per_seed = np.array([[r[f"episode_return/seed{i}"] for i in range(seeds)] for r in rows])
     fig, ax = plt.subplots(figsize=(6, 4))
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # early updates can have no finished episode yet
+        warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(per_seed, axis=1)
         ax.fill_between(steps, np.nanmin(per_seed, axis=1), np.nanmax(per_seed, axis=1), alpha=0.25,
                         label=f"min-max over {seeds} seeds")
@@ -183,11 +187,13 @@ def run(agent: ModuleType, env: Env, cfg: Any, options: RunOptions, env_name: st
                 csv_writer.writerow(row)
             csv_file.flush()
             done_updates += size
-            rate = options.seeds * size * steps_per_update / elapsed
+            steps_before = rows[-size - 1]["env_steps"] if len(rows) > size else 0.0
+            rate = options.seeds * (rows[-1]["env_steps"] - steps_before) / elapsed
             console.print(f"update {done_updates:5d}/{cfg.num_updates}  env steps {rows[-1]['env_steps']:>10,.0f}  "
                           f"return {rows[-1]['episode_return']:9.2f}  steps/s {rate:>10,.0f} ({options.seeds} seeds)")
             if options.checkpoints:
                 checkpoint.save(ckpt_dir, done_updates, state)
+                checkpoint.prune(ckpt_dir, keep=options.keep_checkpoints)
     finally:
         writer.close()
         if csv_file is not None:
@@ -205,7 +211,7 @@ def run(agent: ModuleType, env: Env, cfg: Any, options: RunOptions, env_name: st
                "eval_return_mean": float(per_seed.mean()), "eval_return_per_seed": per_seed.tolist(),
                "env_steps_per_seed": cfg.num_updates * steps_per_update,
                "train_seconds": train_time,
-               "steps_per_s": options.seeds * len(rows) * steps_per_update / max(train_time, 1e-9),
+               "steps_per_s": options.seeds * (rows[-1]["env_steps"] if rows else 0.0) / max(train_time, 1e-9),
                "run_dir": run_dir}
     with open(os.path.join(run_dir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)

@@ -5,3 +5,6 @@ from rljax.policies.categorical import CategoricalHead
 from rljax.policies.gaussian import GaussianHead
 
 __all__ = ["PolicyHead", "CategoricalHead", "GaussianHead"]
+from rljax.policies.tanh_gaussian import TanhGaussianHead  # noqa: E402
+
+__all__ += ["TanhGaussianHead"]

@@ -1,0 +1,83 @@
+"""DSAC-T: a preset over SAC's loop with its reference defaults; Pendulum and
+reward-scale robustness (slow)."""
+
+import math
+
+import jax
+import numpy as np
+import pytest
+
+import envs
+from envs.reward_scaling import RewardScaling
+from rljax.agents import dsac_t, sac
+from test_sac import pendulum_returns
+
+
+def test_reference_defaults():
+    cfg = dsac_t.Config()
+    assert cfg.critic == "gaussian" and cfg.target_policy and cfg.policy_delay == 2
+    assert cfg.policy_hidden_sizes == cfg.critic_hidden_sizes == (256, 256, 256) and cfg.activation == "gelu"
+    assert (cfg.actor_learning_rate, cfg.critic_learning_rate, cfg.alpha_learning_rate) == (1e-4, 1e-4, 3e-4)
+    assert (cfg.gamma, cfg.batch_size, cfg.tau, cfg.log_std_min, cfg.log_std_max) == (0.99, 256, 0.005, -20.0, 0.5)
+    assert (cfg.dsac_eps, cfg.dsac_bound_sigmas, cfg.dsac_tau_b) == (0.1, 3.0, 0.005)
+    assert cfg.init_alpha == pytest.approx(math.e) and cfg.target_entropy_per_dim == -1.0
+    assert not cfg.huber_ratio_loss
+
+
+def test_is_a_preset_of_the_shared_loop():
+    assert isinstance(dsac_t.Config(), sac.Config)
+    assert dsac_t.train is sac.train and dsac_t.update is sac.update and dsac_t.init is sac.init
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="critic"):
+        dsac_t.Config(critic="twin_q")
+    with pytest.raises(ValueError, match="policy_delay"):
+        dsac_t.Config(unroll_length=1)  # one gradient step per update can't hold a delayed group of 2
+    with pytest.raises(ValueError, match="critic_learning_rate"):
+        dsac_t.Config(critic_learning_rate=-1.0)
+
+
+@pytest.mark.parametrize("huber_ratio_loss", [False, True])
+def test_trains_and_tracks_running_std(huber_ratio_loss):
+    env = envs.make("pendulum")
+    cfg = dsac_t.Config(total_steps=800, num_envs=2, unroll_length=1, warmup_steps=200, batch_size=32,
+                        buffer_size=1_000, policy_hidden_sizes=(16,), critic_hidden_sizes=(16,),
+                        huber_ratio_loss=huber_ratio_loss)
+    result = jax.jit(dsac_t.train, static_argnums=0)(env, cfg, jax.random.key(0))
+    assert not np.asarray(result.metrics["nonfinite"]).any()
+    sigma_bar = np.asarray(result.state.critic_state["sigma_bar"])
+    assert sigma_bar.shape == (2,) and (sigma_bar > 0).all()
+    assert float(result.state.critic_state["initialized"]) == 1.0
+    # A Polyak target policy exists and lags the policy.
+    lag = jax.tree.map(lambda t, p: float(np.abs(t - p).max()), result.state.target_params["policy"],
+                       result.state.params["policy"])
+    assert max(jax.tree.leaves(lag)) > 0
+
+
+# The one stated Pendulum config: only environment-interaction fields differ from the defaults.
+PENDULUM = dict(total_steps=30_000, num_envs=4, unroll_length=1, utd_ratio=0.5, warmup_steps=2_000)
+
+
+@pytest.mark.slow
+def test_dsac_t_pendulum():
+    """About 22 min on 2 shared CPU cores (4 seeds x 14k gradient steps of 3x256 GELU nets)."""
+    returns = pendulum_returns(dsac_t, dsac_t.Config(**PENDULUM))
+    print("DSAC-T pendulum returns per seed:", returns)
+    assert returns.mean() >= -200
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scale", [
+    pytest.param(0.1, marks=pytest.mark.xfail(strict=False, reason=(
+        "measured 2026-11: mean -608 (per seed -443, -617, -715, -659) within 3e4 steps. The critic's "
+        "variance-based adjustment absorbs the scale, but the temperature does not: Adam moves log-alpha at "
+        "about lr per update whatever the reward scale, so from alpha = e it stays ~10x too large relative to "
+        "0.1x rewards for this budget"))),
+    10.0])
+def test_dsac_t_reward_scale_robustness(scale):
+    """Same config, rewards scaled during training; evaluated in the original scale (about 25-40 min each
+    on 2 shared CPU cores)."""
+    returns = pendulum_returns(dsac_t, dsac_t.Config(**PENDULUM), RewardScaling(envs.make("pendulum"), scale))
+    print(f"DSAC-T pendulum, reward x{scale}, returns per seed:", returns)
+    assert returns.mean() >= -200
