@@ -145,10 +145,10 @@ def test_experiment_script_writes_a_run_folder(tmp_path):
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    summary = module.main(["--env", "pendulum", "--config.total-steps", "1200", "--config.warmup-steps", "400",
-                           "--config.batch-size", "32", "--config.policy-hidden-sizes", "16",
-                           "--config.critic-hidden-sizes", "16", "--seeds", "2", "--run.chunks", "2",
-                           "--run.run-root", str(tmp_path), "--run.no-checkpoints"])
+    summary = module.main(["--env", "pendulum", "--total-steps", "1200", "--warmup-steps", "400",
+                           "--batch-size", "32", "--policy-hidden-sizes", "16",
+                           "--critic-hidden-sizes", "16", "--seeds", "2", "--chunks", "2",
+                           "--run-root", str(tmp_path), "--no-checkpoints"])
     run_dir = summary["run_dir"]
     for name in ("config.json", "metrics.csv", "curves.png", "summary.json"):
         assert os.path.getsize(os.path.join(run_dir, name)) > 0, name
