@@ -37,6 +37,14 @@ def run_updates(update: Callable[[S], tuple[S, Metrics]], state: S, num_updates:
     return jax.lax.scan(lambda s, _: update(s), state, None, length=num_updates)
 
 
+def train_with(init: Callable[..., S], update: Callable[..., tuple[S, Metrics]],
+               policy_params: Callable[[S], Any], env: Any, cfg: Any, key: jax.Array) -> Result:
+    """An agent's whole ``train``: ``init`` then ``cfg.num_updates`` updates in one ``lax.scan``."""
+    state = init(env, cfg, key)
+    state, metrics = run_updates(lambda s: update(env, cfg, s), state, cfg.num_updates)
+    return Result(params=policy_params(state), metrics=metrics, state=state)
+
+
 def tree_all_finite(tree: Any) -> jax.Array:
     """Scalar bool: every floating leaf of ``tree`` is finite."""
     leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)

@@ -24,7 +24,7 @@ import envs as envs_lib
 from rljax import running_stats
 from rljax.agents.apg.config import Config
 from rljax.nets import MLP
-from rljax.training import Result, run_updates, tree_all_finite
+from rljax.training import Result, train_with, tree_all_finite
 
 
 @struct.dataclass
@@ -128,9 +128,7 @@ def policy_params(state: TrainState) -> dict[str, Any]:
 
 def train(env: Env, cfg: Config, key: jax.Array) -> Result:
     """``init`` then ``cfg.num_updates`` updates in one ``lax.scan``."""
-    state = init(env, cfg, key)
-    state, metrics = run_updates(lambda s: update(env, cfg, s), state, cfg.num_updates)
-    return Result(params=policy_params(state), metrics=metrics, state=state)
+    return train_with(init, update, policy_params, env, cfg, key)
 
 
 def make_policy(env: Env, cfg: Config, params: dict[str, Any],

@@ -23,7 +23,7 @@ from rljax.critics.value import ValueCritic
 from rljax.policies import CategoricalHead, GaussianHead
 from rljax.policies.base import PolicyHead
 from rljax.returns import gae
-from rljax.training import Result, run_updates, tree_all_finite
+from rljax.training import Result, train_with, tree_all_finite
 
 
 @struct.dataclass
@@ -164,9 +164,7 @@ def policy_params(state: TrainState) -> dict[str, Any]:
 
 def train(env: Env, cfg: Config, key: jax.Array) -> Result:
     """``init`` then ``cfg.num_updates`` updates in one ``lax.scan``."""
-    state = init(env, cfg, key)
-    state, metrics = run_updates(lambda s: update(env, cfg, s), state, cfg.num_updates)
-    return Result(params=policy_params(state), metrics=metrics, state=state)
+    return train_with(init, update, policy_params, env, cfg, key)
 
 
 def make_policy(env: Env, cfg: Config, params: dict[str, Any],
