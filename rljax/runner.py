@@ -151,7 +151,6 @@ def run(agent: ModuleType, env: Env, cfg: Any, options: RunOptions, env_name: st
     csv_path = os.path.join(run_dir, "metrics.csv")
     csv_file = None
     csv_writer = None
-    steps_per_update = cfg.total_steps / cfg.num_updates
     remaining = cfg.num_updates - done_updates
     sizes = _chunk_sizes(remaining, max(1, round(options.chunks * remaining / cfg.num_updates))) if remaining else []
     train_time = 0.0
@@ -209,7 +208,7 @@ def run(agent: ModuleType, env: Env, cfg: Any, options: RunOptions, env_name: st
     per_seed = returns.mean(axis=1)
     summary = {"agent": agent.__name__, "env": env_name, "seeds": options.seeds,
                "eval_return_mean": float(per_seed.mean()), "eval_return_per_seed": per_seed.tolist(),
-               "env_steps_per_seed": cfg.num_updates * steps_per_update,
+               "env_steps_per_seed": rows[-1]["env_steps"] if rows else 0.0,
                "train_seconds": train_time,
                "steps_per_s": options.seeds * (rows[-1]["env_steps"] if rows else 0.0) / max(train_time, 1e-9),
                "run_dir": run_dir}
