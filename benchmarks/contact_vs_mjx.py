@@ -3,11 +3,14 @@
 For batches of 1, 64 and 1024 worlds (vmapped over initial velocities, scanned
 over time, jitted; compile time reported apart), in one process, prints one JSON
 line per batch with: steps/s for each engine (world-steps per second, median of
-repeats), the ratio ours/mjx, the max penetration of any box corner below the
-plane for each, and gradient quality: the relative disagreement between the
-autodiff gradient d final-x / d initial-vx and a central finite difference
-(ours in reverse mode through the IFT; MJX in forward mode, since reverse mode
-cannot cross its solver's while_loop).
+repeats), the ratio ours/mjx, compile times (forward program per batch; the
+gradient program once), our iteration counts (median, max, and the mean over
+steps of the batch maximum, which is what a vmapped while_loop pays), the max
+penetration of any box corner below the plane for each, and gradient quality:
+the relative disagreement between the autodiff gradient d final-x / d
+initial-vx and a central finite difference (ours in reverse mode through the
+IFT; MJX in forward mode, since reverse mode cannot cross its solver's
+while_loop).
 Both engines run in float64 (MJX via jax.enable_x64) so the comparison is fair.
 
     python benchmarks/contact_vs_mjx.py
@@ -144,10 +147,14 @@ def grad_quality(final_x, vx, eps, mode):
     # MJX's constraint solver is a while_loop, which reverse mode cannot cross, so
     # MJX is differentiated forward; ours is reverse-only (custom_vjp with the IFT).
     diff = jax.grad if mode == "reverse" else jax.jacfwd
-    g = float(jax.jit(diff(final_x))(vx))
+    vx = jnp.asarray(vx)
+    t0 = time.perf_counter()
+    grad_fn = jax.jit(diff(final_x)).lower(vx).compile()
+    compile_s = time.perf_counter() - t0
+    g = float(grad_fn(vx))
     f = jax.jit(final_x)
     fd = float((f(vx + eps) - f(vx - eps)) / (2 * eps))
-    return g, fd, abs(g - fd) / max(abs(fd), 1e-12)
+    return g, fd, abs(g - fd) / max(abs(fd), 1e-12), compile_s
 
 
 def main(args: Args) -> None:
@@ -163,9 +170,15 @@ def main(args: Args) -> None:
                 row[f"{name}_steps_per_s"] = round(batch * args.steps / secs, 1)
                 row[f"{name}_compile_s"] = round(compile_s, 1)
                 row[f"{name}_max_penetration_m"] = float(jnp.max(pen))
-                row[f"{name}_grad"], row[f"{name}_grad_fd"], row[f"{name}_grad_rel_err"] = grads[name]
+                g, fd, err, grad_compile_s = grads[name]
+                row[f"{name}_grad"], row[f"{name}_grad_fd"], row[f"{name}_grad_rel_err"] = g, fd, err
+                row[f"{name}_grad_compile_s"] = round(grad_compile_s, 1)
                 if name == "ours":
-                    row["ours_iterations_median"] = float(np.median(np.asarray(iters)))
+                    iters = np.asarray(iters)  # [batch, steps]
+                    row["ours_iterations_median"] = float(np.median(iters))
+                    row["ours_iterations_max"] = int(iters.max())
+                    # A vmapped while_loop runs until its slowest world converges.
+                    row["ours_iterations_per_step_batch_max_mean"] = round(float(iters.max(0).mean()), 2)
             row["ratio_ours_over_mjx"] = round(row["ours_steps_per_s"] / row["mjx_steps_per_s"], 4)
             print(json.dumps(row), flush=True)
 

@@ -17,9 +17,12 @@ Physics: maximal coordinates, midpoint velocities, Dojo's quaternion map and
 discrete Euler-Lagrange equations (``dynamics``); contact candidates with smooth
 gaps (``collision``); per contact an orthant pair (normal impulse, gap) and a
 second-order-cone pair (friction, slip) solved by a primal-dual interior point
-with Mehrotra predictor-corrector, 0.95 fraction-to-boundary and residual
-backtracking inside ``lax.while_loop`` (``solver``); gradients by the implicit
-function theorem via ``jax.custom_vjp`` (``gradients``). ``kappa`` is the
+with Mehrotra predictor-corrector, fraction-to-boundary and residual
+backtracking inside ``lax.while_loop`` (``solver`` on the ``residual``); each
+Newton step uses analytic Jacobian blocks (``jacobian``), per-contact blocks
+solved in closed form (``local_block``) and a Schur complement on body
+velocities (``newton``); gradients by the implicit function theorem via
+``jax.custom_vjp`` (``gradients``). ``kappa`` is the
 central-path target: the solve is exact for the relaxed complementarity
 ``gamma s = kappa``, and so are its gradients. ``grad_kappa`` gives qpax-style
 gradients at a smoother point while the trajectory uses ``kappa``.

@@ -15,11 +15,13 @@ from __future__ import annotations
 import dataclasses
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from rljax.contact.rotation import quat_to_mat
+from rljax.contact import tiny
+from rljax.contact.rotation import quat_to_mat, skew
 from rljax.contact.shapes import Box, Capsule, Sphere
 
 _EPS = 1e-12
@@ -27,6 +29,20 @@ _EPS = 1e-12
 
 class Geometry(NamedTuple):
     """Per-candidate geometry, all [C, ...]: phi [C], normal [C, 3], r_a/r_b [C, 3]."""
+
+    phi: Array
+    normal: Array
+    r_a: Array
+    r_b: Array
+
+
+class GeometryJacobian(NamedTuple):
+    """Derivatives of ``Geometry`` w.r.t. a small rigid motion of each candidate's two bodies.
+
+    The trailing axes [2, 6] are body ``a`` then body ``b``, each moved by a twist
+    ``(dx, dtheta)``: ``pos -> pos + dx``, ``rot -> (I + skew(dtheta)) rot`` (world
+    frame). phi: [C, 2, 6]; normal, r_a, r_b: [C, 3, 2, 6]. The ground's columns are 0.
+    """
 
     phi: Array
     normal: Array
@@ -69,18 +85,26 @@ def tangent_basis(n: Array) -> Array:
 
 
 def _plane_points(body, pos: Array, rot: Array, n: Array, offset: Array):
-    """Lowest candidate points of one body against the plane: (phi [k], r_b [k, 3])."""
+    """Lowest candidate points of one body against the plane.
+
+    Returns (phi [k], r_b [k, 3], lever [k, 3]): ``lever`` is the part of ``r_b``
+    fixed in the body (corner, capsule end; 0 for a sphere); the rest, ``-radius n``,
+    stays along the plane normal whatever the body's orientation.
+    """
     if isinstance(body, Sphere):
+        lever = jnp.zeros((1, 3), pos.dtype)
         r_b = (-jnp.asarray(body.radius) * n)[None]
     elif isinstance(body, Box):
-        r_b = body.corners() @ rot.T
+        lever = tiny.einsum("kj,ij->ki", body.corners(), rot)
+        r_b = lever
     elif isinstance(body, Capsule):
         ends = jnp.asarray([[0.0, 0.0, 1.0], [0.0, 0.0, -1.0]]) * jnp.asarray(body.half_length)
-        r_b = ends @ rot.T - jnp.asarray(body.radius) * n
+        lever = tiny.einsum("kj,ij->ki", ends, rot)
+        r_b = lever - jnp.asarray(body.radius) * n
     else:  # pragma: no cover - World validates kinds
         raise ValueError(f"unsupported body {type(body)}")
-    phi = (pos[None] + r_b) @ n - offset
-    return phi, r_b
+    phi = jnp.sum((pos[None] + r_b) * n, -1) - offset
+    return phi, r_b, lever
 
 
 # ---- body vs body (a is the first of the pair, b the second) ---------------------
@@ -92,8 +116,8 @@ def _closest_point(body, pos: Array, rot: Array, target: Array) -> Array:
         return pos
     if isinstance(body, Box):
         h = jnp.asarray(body.half_extents)
-        local = jnp.clip(rot.T @ (target - pos), -h, h)
-        return pos + rot @ local
+        local = jnp.clip(tiny.einsum("ji,j->i", rot, target - pos), -h, h)
+        return pos + tiny.einsum("ij,j->i", rot, local)
     if isinstance(body, Capsule):
         axis = rot[:, 2]
         half = jnp.asarray(body.half_length)
@@ -143,7 +167,7 @@ def geometry(world, pos: Array, quat: Array) -> Geometry:
         n = world.ground.unit_normal()
         off = jnp.asarray(world.ground.offset)
         for i, body in enumerate(world.bodies):
-            phi, r_b = _plane_points(body, pos[i], rot[i], n, off)
+            phi, r_b, _ = _plane_points(body, pos[i], rot[i], n, off)
             k = phi.shape[0]
             phis.append(phi)
             normals.append(jnp.broadcast_to(n, (k, 3)))
@@ -164,3 +188,53 @@ def geometry(world, pos: Array, quat: Array) -> Geometry:
         r_a=jnp.concatenate(ras),
         r_b=jnp.concatenate(rbs),
     )
+
+
+def _pair_jacobian(body_a, body_b, pos_a, rot_a, pos_b, rot_b):
+    """Twist derivatives of one body-body candidate: phi [2, 6], normal/r_a/r_b [3, 2, 6].
+
+    Forward mode over the 12 twist coordinates of this pair only: the clamped
+    closest-point maps have no tidy closed form, and there are few pairs.
+    """
+
+    def moved(tw):
+        ra = rot_a + tiny.einsum("ij,jk->ik", skew(tw[3:6]), rot_a)
+        rb = rot_b + tiny.einsum("ij,jk->ik", skew(tw[9:12]), rot_b)
+        return _pair(body_a, body_b, pos_a + tw[0:3], ra, pos_b + tw[6:9], rb)
+
+    jac = jax.jacfwd(moved)(jnp.zeros((12,), pos_a.dtype))
+    return tuple(j.reshape(j.shape[:-1] + (2, 6)) for j in jac)
+
+
+def geometry_jacobian(world, pos: Array, quat: Array, sides: tuple = (0, 1)) -> GeometryJacobian:
+    """``GeometryJacobian`` of every candidate at pose ``pos`` [N, 3], ``quat`` [N, 4].
+
+    ``sides`` (static) picks the bodies whose twist columns are returned (0 = a,
+    1 = b); the side axis then has length ``len(sides)`` instead of 2.
+
+    Against the plane the normal is fixed and the contact point moves with the
+    body: ``d phi = n . dx + (lever x n) . dtheta``, ``d r_b = dtheta x lever``.
+    """
+    rot = quat_to_mat(quat)
+    dtype = pos.dtype
+    phis, normals, ras, rbs = [], [], [], []
+    if world.ground is not None:
+        n = world.ground.unit_normal()
+        off = jnp.asarray(world.ground.offset)
+        for i, body in enumerate(world.bodies):
+            _, _, lever = _plane_points(body, pos[i], rot[i], n, off)
+            k = lever.shape[0]
+            d_phi = (jnp.zeros((k, 6), dtype), jnp.concatenate([jnp.broadcast_to(n, (k, 3)), jnp.cross(lever, n)], -1))
+            d_rb = (jnp.zeros((k, 3, 6), dtype), jnp.concatenate([jnp.zeros((k, 3, 3), dtype), -skew(lever)], -1))
+            phis.append(jnp.stack([d_phi[side] for side in sides], -2))
+            normals.append(jnp.zeros((k, 3, len(sides), 6), dtype))
+            ras.append(jnp.zeros((k, 3, len(sides), 6), dtype))
+            rbs.append(jnp.stack([d_rb[side] for side in sides], -2))
+    for i, j in world.body_pairs:
+        jac = _pair_jacobian(world.bodies[i], world.bodies[j], pos[i], rot[i], pos[j], rot[j])
+        for out, d in zip((phis, normals, ras, rbs), jac):
+            out.append(d[None][..., sides, :])
+    if not phis:
+        k = len(sides)
+        return GeometryJacobian(jnp.zeros((0, k, 6), dtype), *(jnp.zeros((0, 3, k, 6), dtype),) * 3)
+    return GeometryJacobian(*(jnp.concatenate(x) for x in (phis, normals, ras, rbs)))

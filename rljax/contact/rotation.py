@@ -49,3 +49,25 @@ def step_quat(omega: Array, dt: Array) -> Array:
     u = 0.5 * dt * omega
     w = jnp.sqrt(jnp.maximum(1.0 - jnp.sum(u * u, axis=-1, keepdims=True), 1e-12))
     return jnp.concatenate([w, u], axis=-1)
+
+
+def skew(v: Array) -> Array:
+    """Cross-product matrix ``[..., 3, 3]`` of ``[..., 3]`` vectors: ``skew(v) @ u == v x u``."""
+    z = jnp.zeros_like(v[..., 0])
+    x, y, w = v[..., 0], v[..., 1], v[..., 2]
+    rows = [[z, -w, y], [w, z, -x], [-y, x, z]]
+    return jnp.stack([jnp.stack(r, axis=-1) for r in rows], axis=-2)
+
+
+def step_quat_jacobian(omega: Array, dt: Array) -> Array:
+    """Derivative of the step rotation as a body-frame angle, ``E`` [..., 3, 3].
+
+    ``rot(step_quat(omega + d)) = rot(step_quat(omega)) (I + skew(E d)) + O(|d|^2)``.
+    From ``2 vec(conj(q) dq)`` with ``q = (c, u)``, ``u = dt omega / 2`` and
+    ``c = sqrt(1 - |u|^2)``: ``E = dt (c I + u u^T / c - skew(u))``. Inside the clamp
+    of ``step_quat`` (only wild Newton iterates) this is a direction, not the derivative.
+    """
+    u = 0.5 * dt * omega
+    c = jnp.sqrt(jnp.maximum(1.0 - jnp.sum(u * u, axis=-1), 1e-12))[..., None, None]
+    eye = jnp.eye(3, dtype=omega.dtype)
+    return dt * (c * eye + u[..., :, None] * u[..., None, :] / c - skew(u))

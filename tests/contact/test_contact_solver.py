@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rljax import contact
-from rljax.contact import solver
+from rljax.contact import local_block, solver, tiny
 
 G = 9.81
 
@@ -42,13 +42,18 @@ def slide_world(mu=0.3, mass=1.0, half=0.25):
                          ground=contact.Plane(), friction=mu, dt=0.01)
 
 
-def test_structured_jacobian_matches_jacfwd():
+@pytest.mark.parametrize("pairs", [True, False], ids=["body-pairs", "ground-only"])
+def test_structured_jacobian_matches_jacfwd(pairs):
+    # With body-body pairs the Schur complement is one dense matrix; without, it is
+    # block-diagonal per body (6x6 blocks): both paths against jax.jacfwd.
     world = mixed_world()
+    if not pairs:
+        world = contact.World(world.bodies, world.ground, world.friction, world.gravity, world.dt, body_pairs=())
     st = mixed_state(world)
     problem = solver.Problem(world, st.pos, st.quat, st.vel, st.ang_vel,
                              force=jnp.ones((3, 3)) * 0.3, torque=jnp.ones((3, 3)) * -0.1)
     n, c = solver.sizes(problem)
-    assert c == 8 + 1 + 2 + 2  # box corners, sphere, capsule ends, two pairs
+    assert c == 8 + 1 + 2 + (2 if pairs else 0)  # box corners, sphere, capsule ends, two pairs
     rng = np.random.default_rng(0)
     z = np.abs(rng.normal(size=(c, 8))) + 0.1
     z[:, 2] += 1.0  # interior of the cones
@@ -62,8 +67,8 @@ def test_structured_jacobian_matches_jacfwd():
         dense = solver.dense_jacobian(problem, w)
         ref = jax.jacfwd(lambda ww: solver.residual(problem, ww, 1e-3))(w)
         blocks = solver.factor(problem, w)
-        dy, dz = solver.newton_solve(blocks, r[: 6 * n].reshape(n, 6), r[6 * n :].reshape(c, 8))
-        a_y, a_z = solver.newton_solve_transpose(blocks, r[: 6 * n], r[6 * n :].reshape(c, 8))
+        dy, dz = solver.newton_solve(problem, blocks, r[: 6 * n].reshape(n, 6), r[6 * n :].reshape(c, 8))
+        a_y, a_z = solver.newton_solve_transpose(problem, blocks, r[: 6 * n], r[6 * n :].reshape(c, 8))
         return dense, ref, solver.join(dy, dz), jnp.concatenate([a_y, a_z.reshape(-1)])
 
     dense, ref, sol, sol_t = check(problem, w, r)
@@ -71,6 +76,45 @@ def test_structured_jacobian_matches_jacfwd():
     # The Schur-complement solves agree with a dense solve, both ways round.
     np.testing.assert_allclose(sol, np.linalg.solve(ref, -r), rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(sol_t, np.linalg.solve(ref.T, r), rtol=1e-8, atol=1e-10)
+
+
+def test_closed_form_contact_blocks_match_dense_linear_algebra():
+    rng = np.random.default_rng(1)
+    z = np.abs(rng.normal(size=(6, 8))) + 0.1
+    z[:, 2] += 1.0
+    z[:, 5] += 1.0
+    mu = 0.4
+    d = np.asarray(local_block.d_matrix(jnp.asarray(z), mu))
+    # d_matrix against forward mode on the contact's own rows.
+    def rows(zi):
+        kin = jnp.concatenate([zi[1:2], zi[6:8]])
+        beta, eta = zi[2:5], zi[5:8]
+        return jnp.concatenate([kin, jnp.stack([zi[2] - mu * zi[0], zi[0] * zi[1], beta @ eta]),
+                                beta[0] * eta[1:] + eta[0] * beta[1:]])
+    np.testing.assert_allclose(d, jax.vmap(jax.jacfwd(rows))(jnp.asarray(z)), atol=1e-14)
+    g = rng.normal(size=(6, 8))
+    np.testing.assert_allclose(local_block.d_solve(z, mu, g), np.linalg.solve(d, g[..., None])[..., 0], rtol=1e-10)
+    np.testing.assert_allclose(local_block.d_solve_t(z, mu, g),
+                               np.linalg.solve(np.swapaxes(d, 1, 2), g[..., None])[..., 0], rtol=1e-10)
+    np.testing.assert_allclose(local_block.d_kin_columns(z, mu), np.linalg.inv(d)[:, :, :3], rtol=1e-10, atol=1e-12)
+    m = rng.normal(size=(4, 6, 6)) + 5.0 * np.eye(6)
+    np.testing.assert_allclose(tiny.inv6(m), np.linalg.inv(m), rtol=1e-12, atol=1e-14)
+
+
+def test_tiny_products_gathers_and_scatters():
+    rng = np.random.default_rng(2)
+    for spec, sa, sb in [("c...kt,cktj->c...kj", (4, 3, 2, 6), (4, 2, 6, 6)), ("ckn,cki->ni", (40, 2, 3), (40, 2, 6)),
+                         ("cji,cj->ci", (5, 3, 3), (5, 3)), ("ij,jk->ki", (3, 4), (4, 5))]:
+        a, b = rng.normal(size=sa), rng.normal(size=sb)
+        np.testing.assert_allclose(tiny.einsum(spec, a, b), np.einsum(spec, a, b), rtol=1e-12, atol=1e-13)
+    x = rng.normal(size=(4, 3))
+    idx = np.array([3, 3, 0, 1, 1, 3, 4])
+    np.testing.assert_array_equal(tiny.take(np.concatenate([x, np.zeros((1, 3))]), idx),
+                                  np.concatenate([x, np.zeros((1, 3))])[idx])
+    v = rng.normal(size=(7, 2))
+    ref = np.zeros((4, 2))
+    np.add.at(ref, idx[idx < 4], v[idx < 4])
+    np.testing.assert_allclose(tiny.segment_sum(v, idx, 4), ref, rtol=1e-12)
 
 
 KAPPA_FD = 1e-5

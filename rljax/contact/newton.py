@@ -1,0 +1,136 @@
+"""Factor and solve the Newton system of a step by a Schur complement on body velocities.
+
+The Newton matrix ``[[A, B], [Ck, D]]`` has ``D`` block-diagonal (8x8 per contact,
+solved in closed form by ``local_block``) and only three rows of ``Ck`` / columns
+of ``B`` per contact, so the contact unknowns are eliminated onto the 6-per-body
+Schur complement ``S = A - B D^-1 Ck``. Every contact couples at most two bodies;
+with no body-body candidates (static) ``S`` is block-diagonal and is inverted as
+N independent 6x6 blocks instead of one (6N)x(6N) matrix.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from rljax.contact import collision, local_block, tiny
+from rljax.contact.jacobian import Jacobian, incidence, jacobian, sides
+from rljax.contact.residual import IMPULSE_COLS, Problem, sizes, split
+
+
+class Blocks(NamedTuple):
+    """Factored Newton matrix.
+
+    s_inv: inverse of the Schur complement as [G, m, m] blocks (G = N, m = 6 when
+    block-diagonal; G = 1, m = 6N otherwise): the loop solves three systems per
+    factorisation, and a 6x6 matrix-vector product is cheaper than two
+    triangular solves. jac: the ``Jacobian`` blocks. z: [C, 8] contact unknowns
+    (they define ``D``). mu: friction. d_kin: [C, 8, 3] the columns of ``D^-1``
+    for the gap and slip rows (the only rows ``Ck dy`` reaches). d_inv: [C, 3]
+    ``local_block.pivot_inverses(z)``.
+    """
+
+    s_inv: Array
+    jac: Jacobian
+    z: Array
+    mu: Array
+    d_kin: Array
+    d_inv: Array
+
+
+def block_diagonal(problem: Problem) -> bool:
+    """Static: True when no contact couples two bodies (only ground candidates)."""
+    return len(sides(problem)) == 1
+
+
+def _bodies(problem: Problem) -> list:
+    """Static body index per side of every contact: K index arrays [C] (N = ground)."""
+    cand = collision.candidates(problem.world)
+    return [(cand.a, cand.b)[k] for k in sides(problem)]
+
+
+def _gather(problem: Problem, x: Array) -> Array:
+    """Per-body [N, 6] -> per-contact side [C, K, 6]; the ground's rows are 0."""
+    x_ext = jnp.concatenate([x, jnp.zeros((1,) + x.shape[1:], x.dtype)])
+    return jnp.stack([tiny.take(x_ext, idx) for idx in _bodies(problem)], 1)
+
+
+def _scatter(problem: Problem, x: Array) -> Array:
+    """Per-contact side [C, K, 6] -> summed per body [N, 6] (the ground's share dropped)."""
+    n = problem.pos.shape[0]
+    return sum(tiny.segment_sum(x[:, k], idx, n) for k, idx in enumerate(_bodies(problem)))
+
+
+def _schur(problem: Problem, jac: Jacobian, d_kin: Array) -> Array:
+    """``S = A - B D^-1 Ck`` as [N, 6, 6] blocks or one [1, 6N, 6N] matrix."""
+    n, c = sizes(problem)
+    m = d_kin[:, IMPULSE_COLS]  # (impulse unknowns) x (gap and slip rows), [C, 3, 3]
+    s_c = jac.a_contact - tiny.einsum("ckim,cmqj->ckiqj", tiny.einsum("ckil,clm->ckim", jac.b, m), jac.ck)
+    if block_diagonal(problem):
+        return jac.a_body + tiny.segment_sum(s_c[:, 0, :, 0, :], _bodies(problem)[0], n)
+    p = jnp.asarray(incidence(problem), d_kin.dtype)
+    s = tiny.einsum("cniqj,cqm->nimj", tiny.einsum("ckn,ckiqj->cniqj", p, s_c), p)
+    s = s + jac.a_body[:, :, None, :] * jnp.asarray(np.eye(n), d_kin.dtype)[:, None, :, None]
+    return s.reshape(1, 6 * n, 6 * n)
+
+
+def factor(problem: Problem, w: Array) -> Blocks:
+    """Linearise at ``w`` and invert the Schur complement onto body velocities."""
+    y, z = split(problem, w)
+    mu = jnp.asarray(problem.world.friction, w.dtype)
+    jac = jacobian(problem, y, z)
+    d_kin = local_block.d_kin_columns(z, mu)
+    s = _schur(problem, jac, d_kin)
+    s_inv = tiny.inv6(s) if block_diagonal(problem) else jnp.linalg.inv(s)
+    return Blocks(s_inv, jac, z, mu, d_kin, local_block.pivot_inverses(z))
+
+
+def _s_solve(problem: Problem, blocks: Blocks, rhs: Array, trans: bool) -> Array:
+    """Solve ``S x = rhs`` or ``S^T x = rhs``; rhs [N, 6] -> [N, 6]."""
+    k, m, _ = blocks.s_inv.shape
+    spec = "kji,kj->ki" if trans else "kij,kj->ki"
+    return tiny.einsum(spec, blocks.s_inv, rhs.reshape(k, m)).reshape(rhs.shape)
+
+
+def newton_solve(problem: Problem, blocks: Blocks, r_y: Array, r_z: Array) -> tuple[Array, Array]:
+    """Solve ``J (dy, dz) = -(r_y, r_z)`` with ``r_y`` [N, 6], ``r_z`` [C, 8]."""
+    jac = blocks.jac
+    t = local_block.d_solve(blocks.z, blocks.mu, r_z, blocks.d_inv)
+    rhs = -r_y + _scatter(problem, tiny.einsum("ckil,cl->cki", jac.b, t[:, IMPULSE_COLS]))
+    dy = _s_solve(problem, blocks, rhs, False)
+    kin = tiny.einsum("cjki,cki->cj", jac.ck, _gather(problem, dy))
+    dz = -t - tiny.einsum("cik,ck->ci", blocks.d_kin, kin)
+    return dy, dz
+
+
+def newton_solve_transpose(problem: Problem, blocks: Blocks, g_y: Array, g_z: Array) -> tuple[Array, Array]:
+    """Solve ``J^T (a_y, a_z) = (g_y, g_z)`` (flat g_y [6N], g_z [C, 8]); returns ([6N], [C, 8])."""
+    n = problem.pos.shape[0]
+    jac = blocks.jac
+    u = local_block.d_solve_t(blocks.z, blocks.mu, g_z)
+    rhs = g_y.reshape(n, 6) - _scatter(problem, tiny.einsum("cjki,cj->cki", jac.ck, u[:, :3]))
+    a_y = _s_solve(problem, blocks, rhs, True)
+    bta = tiny.einsum("ckil,cki->cl", jac.b, _gather(problem, a_y))
+    a_z = local_block.d_solve_t(blocks.z, blocks.mu, g_z.at[:, IMPULSE_COLS].add(-bta))
+    return a_y.reshape(-1), a_z
+
+
+def dense_jacobian(problem: Problem, w: Array) -> Array:
+    """Newton matrix assembled from the structured blocks (for tests), [M, M]."""
+    n, c = sizes(problem)
+    y, z = split(problem, w)
+    jac = jacobian(problem, y, z)
+    p = incidence(problem)
+    a = jnp.einsum("ckn,ckiqj,cqm->nimj", p, jac.a_contact, p)
+    a = (a + jnp.einsum("nm,nij->nimj", np.eye(n), jac.a_body)).reshape(6 * n, 6 * n)
+    b = jnp.zeros((n, 6, c, 8), w.dtype).at[:, :, :, IMPULSE_COLS].set(jnp.einsum("ckn,ckil->nicl", p, jac.b))
+    ck = jnp.zeros((c, 8, n, 6), w.dtype).at[:, :3].set(jnp.einsum("cjki,ckn->cjni", jac.ck, p))
+    d = local_block.d_matrix(z, jnp.asarray(problem.world.friction, w.dtype))
+    d = jax.scipy.linalg.block_diag(*d) if c else jnp.zeros((0, 0), w.dtype)
+    top = jnp.concatenate([a, b.reshape(6 * n, 8 * c)], 1)
+    bottom = jnp.concatenate([ck.reshape(8 * c, 6 * n), d], 1)
+    return jnp.concatenate([top, bottom], 0)

@@ -1,0 +1,138 @@
+"""The step's nonlinear complementarity residual.
+
+Unknowns ``w = (y, z)``: ``y`` [N, 6] midpoint body velocities and, per contact
+candidate, ``z`` [C, 8] = (gamma, s, beta0, b1, b2, psi, eta1, eta2):
+
+- orthant pair: normal impulse ``gamma >= 0`` and gap slack ``s >= 0``;
+- second-order-cone pair: ``beta = (beta0, b)`` (friction impulse ``b`` in the
+  tangent basis, ``beta0 = mu gamma``) and ``eta = (psi, v_t)`` (tangential
+  slip velocity); ``beta o eta = 0`` is maximum dissipation.
+
+Residual rows: impulse balance (6 per body), then per contact
+``s - phi(next pose)``, ``eta_t - v_t``, ``beta0 - mu gamma``,
+``gamma s - kappa`` and ``beta o eta - kappa e`` with the Jordan product
+``u o v = (u.v, u0 v1: + v0 u1:)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from rljax.contact import collision, tiny
+from rljax.contact.dynamics import dynamics_residual, next_pose
+from rljax.contact.rotation import quat_to_mat
+
+# Columns of z that carry impulse into the dynamics (gamma, b1, b2).
+IMPULSE_COLS = np.array([0, 3, 4])
+
+
+class Problem(NamedTuple):
+    """Everything a step depends on (the differentiable inputs).
+
+    world: ``World``. pos/vel/ang_vel/force/torque: [N, 3]. quat: [N, 4].
+    """
+
+    world: Any
+    pos: Array
+    quat: Array
+    vel: Array
+    ang_vel: Array
+    force: Array
+    torque: Array
+
+
+class Kinematics(NamedTuple):
+    """Contact geometry at the next pose for velocities ``y``.
+
+    geom: ``collision.Geometry`` [C, ...]. tangents: [C, 2, 3]. vrel: [C, 3] velocity
+    of b's contact point relative to a's. rot: [N + 1, 3, 3] current rotations
+    (the ground's is the identity). w_world: [N + 1, 3] world angular velocities
+    (the ground's is 0). quat_next: [N, 4].
+    """
+
+    geom: Any
+    tangents: Array
+    vrel: Array
+    rot: Array
+    w_world: Array
+    quat_next: Array
+
+
+def sizes(problem: Problem) -> tuple[int, int]:
+    """(number of bodies N, number of contact candidates C); static."""
+    return problem.pos.shape[0], collision.candidates(problem.world).count
+
+
+def split(problem: Problem, w: Array) -> tuple[Array, Array]:
+    """Flat ``w`` [6N + 8C] -> (y [N, 6], z [C, 8])."""
+    n, c = sizes(problem)
+    return w[: 6 * n].reshape(n, 6), w[6 * n :].reshape(c, 8)
+
+
+def join(y: Array, z: Array) -> Array:
+    """(y [N, 6], z [C, 8]) -> flat [6N + 8C]."""
+    return jnp.concatenate([y.reshape(-1), z.reshape(-1)])
+
+
+def lam(z: Array) -> Array:
+    """Impulses (gamma, b1, b2) [C, 3] of contact unknowns ``z`` [C, 8]."""
+    return z[:, IMPULSE_COLS]
+
+
+def kinematics(problem: Problem, y: Array) -> Kinematics:
+    """Geometry, tangent bases and relative contact velocities for velocities ``y`` [N, 6]."""
+    world = problem.world
+    cand = collision.candidates(world)
+    pos_next, quat_next = next_pose(problem.pos, problem.quat, y, jnp.asarray(world.dt))
+    geom = collision.geometry(world, pos_next, quat_next)
+    tangents = collision.tangent_basis(geom.normal)
+    # Velocities of the body points; the static ground is an extra zero row. The
+    # body-frame w is also its own axis over the step, so R_k w = R_{k+1} w.
+    rot = quat_to_mat(problem.quat)
+    rot_ext = jnp.concatenate([rot, jnp.eye(3, dtype=rot.dtype)[None]])
+    w_world = tiny.einsum("nij,nj->ni", rot, y[:, 3:])
+    v_ext = jnp.concatenate([y[:, :3], jnp.zeros((1, 3), y.dtype)])
+    w_ext = jnp.concatenate([w_world, jnp.zeros((1, 3), y.dtype)])
+    va = tiny.take(v_ext, cand.a) + jnp.cross(tiny.take(w_ext, cand.a), geom.r_a)
+    vb = tiny.take(v_ext, cand.b) + jnp.cross(tiny.take(w_ext, cand.b), geom.r_b)
+    return Kinematics(geom, tangents, vb - va, rot_ext, w_ext, quat_next)
+
+
+def wrench(problem: Problem, kin: Kinematics, impulses: Array) -> Array:
+    """Contact impulses [C, 3] = (gamma, b1, b2) summed per body, [N, 6]."""
+    n = problem.pos.shape[0]
+    cand = collision.candidates(problem.world)
+    geom = kin.geom
+    imp = impulses[:, :1] * geom.normal + tiny.einsum("ck,ckj->cj", impulses[:, 1:], kin.tangents)
+    ang_b = tiny.einsum("cji,cj->ci", tiny.take(kin.rot, cand.b), jnp.cross(geom.r_b, imp))
+    ang_a = tiny.einsum("cji,cj->ci", tiny.take(kin.rot, cand.a), jnp.cross(geom.r_a, -imp))
+    return (tiny.segment_sum(jnp.concatenate([imp, ang_b], -1), cand.b, n)
+            + tiny.segment_sum(jnp.concatenate([-imp, ang_a], -1), cand.a, n))
+
+
+def local_rows(z: Array, mu: Array, kappa: Array) -> Array:
+    """Per-contact rows that involve only that contact's unknowns, [C, 5]."""
+    gamma, s = z[:, 0], z[:, 1]
+    beta, eta = z[:, 2:5], z[:, 5:8]
+    cone0 = jnp.sum(beta * eta, -1) - kappa
+    cone1 = beta[:, :1] * eta[:, 1:] + eta[:, :1] * beta[:, 1:]
+    return jnp.concatenate(
+        [(beta[:, 0] - mu * gamma)[:, None], (gamma * s - kappa)[:, None], cone0[:, None], cone1], -1
+    )
+
+
+def residual(problem: Problem, w: Array, kappa: Array) -> Array:
+    """Full residual [6N + 8C] at target complementarity ``kappa``."""
+    p = problem
+    y, z = split(p, w)
+    kin = kinematics(p, y)
+    r_y = dynamics_residual(p.world, p.pos, p.quat, p.vel, p.ang_vel, p.force, p.torque, y,
+                            wrench(p, kin, lam(z)))
+    vt = tiny.einsum("ckj,cj->ck", kin.tangents, kin.vrel)
+    kin_rows = jnp.concatenate([(z[:, 1] - kin.geom.phi)[:, None], z[:, 6:8] - vt], -1)
+    r_z = jnp.concatenate([kin_rows, local_rows(z, jnp.asarray(p.world.friction), kappa)], -1)
+    return join(r_y, r_z)
