@@ -44,7 +44,12 @@ class EpisodeWrapper(Wrapper):
         return state.replace(info=info)
 
     def step(self, state: State, action: jax.Array) -> State:
-        nstate = self.env.step(state, action)
+        # ``done`` on the incoming state describes the previous transition (it is
+        # 1 right after an auto-reset). Envs that never terminate (brax's reacher,
+        # pusher, ...) return ``state.replace(...)`` and would inherit it, ending
+        # every later step; so the env decides termination from a cleared flag,
+        # as brax's own AutoResetWrapper does.
+        nstate = self.env.step(state.replace(done=jnp.zeros_like(state.done)), action)
         steps = state.info["steps"] + 1
         terminated = nstate.done > 0
         truncated = (steps >= self.episode_length) & ~terminated

@@ -125,3 +125,19 @@ def test_brax_env_trains_through_the_same_wrappers():
     # brax envs reset to the batch's first state (as brax's own wrapper does).
     np.testing.assert_allclose(np.asarray(state.obs), first_obs)
     assert np.all(np.asarray(state.info["last_episode_return"]) == 3.0)
+
+
+def test_auto_reset_restarts_episodes_of_envs_that_never_terminate():
+    # brax's reacher never sets done itself (its step keeps the incoming flag);
+    # after an auto-reset the next episode must still run its full length.
+    env = envs.make("brax/reacher", backend="spring")
+    batched = envs.wrap_for_training(env, num_envs=2, episode_length=5)
+
+    def one_step(s, _):
+        s = batched.step(s, jnp.zeros((2, env.action_size)))
+        return s, (s.done, s.info["steps"])
+
+    _, (done, steps) = jax.jit(lambda k: jax.lax.scan(one_step, batched.reset(k), None, length=12))(
+        jax.random.key(0))
+    np.testing.assert_array_equal(np.asarray(done)[:, 0], [0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0])
+    np.testing.assert_array_equal(np.asarray(steps)[:, 0], [1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1, 2])
