@@ -1,40 +1,68 @@
 """SAC throughput: rljax's SAC against brax's own SAC trainer, same work, one process.
 
-    python benchmarks/sac_throughput.py                       # inverted_pendulum (spring)
+    python benchmarks/sac_throughput.py                       # inverted_pendulum (spring), 3 rounds
     python benchmarks/sac_throughput.py --num-envs 64 --grad-updates-per-step 8
 
 Both train on the same brax env with the same num_envs, batch size, gradient
 updates per vector-env step (ours: ``utd_ratio = grad_updates_per_step /
 num_envs``), warm-up (brax: ``min_replay_size``), replay size, 2x256 ReLU
-networks, learning rate and step budget. The budget is split into
-``--repeats`` equal training chunks (brax: ``num_evals = repeats + 1``
-epochs); throughput is the median over chunks after the first, whose time
-includes compilation (reported separately as compile_s = first - median).
-Prints one JSON line: env steps/s and gradient steps/s for each, the final
-deterministic evaluation return of each, and the ratio ours / brax.
+networks, learning rate and step budget. Each run's budget is split into
+``--chunks`` equal training chunks (brax: ``num_evals = chunks + 1``
+epochs); a run's throughput is the median over chunks after the first, whose
+time includes compilation (reported separately as compile_s = first - median).
+
+The machines this runs on are shared and noisy, so the whole comparison is
+repeated ``--rounds`` times with the order alternating (ours first, then brax
+first, ...); the reported ratio is the median of the per-round ratios, each
+from two runs made back to back. Prints one JSON line: env steps/s and
+gradient steps/s for each (medians over rounds), the final deterministic
+evaluation return of each, and the ratio ours / brax.
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
+import statistics
 import time
 
 import jax
 import numpy as np
+import tyro
 
 import envs
 from rljax import agents, evaluate
 from rljax.training import run_updates
 
 
-def ours(env, args) -> dict:
+@dataclasses.dataclass
+class Args:
+    env: str = "inverted_pendulum"
+    backend: str = "spring"
+    num_envs: int = 32
+    grad_updates_per_step: int = 4
+    batch_size: int = 256
+    warmup: int = 2048
+    replay_size: int = 100_000
+    steps_per_chunk: int = 6400
+    """env steps per timed chunk"""
+    chunks: int = 4
+    """timed chunks per run (the first includes compilation)"""
+    rounds: int = 3
+    """repeats of the whole comparison, order alternating"""
+    episode_length: int = 1000
+    learning_rate: float = 3e-4
+    gamma: float = 0.99
+    seed: int = 0
+
+
+def run_ours(env, args: Args) -> dict:
     cfg = agents.sac.Config(
-        total_steps=args.warmup + args.repeats * args.steps_per_chunk, num_envs=args.num_envs,
+        total_steps=args.warmup + args.chunks * args.steps_per_chunk, num_envs=args.num_envs,
         utd_ratio=args.grad_updates_per_step / args.num_envs, warmup_steps=args.warmup,
         buffer_size=args.replay_size, batch_size=args.batch_size, episode_length=args.episode_length,
         actor_learning_rate=args.learning_rate, critic_learning_rate=args.learning_rate, gamma=args.gamma)
-    updates_per_chunk = cfg.num_updates // args.repeats
+    updates_per_chunk = cfg.num_updates // args.chunks
     t = time.perf_counter()
     state = jax.jit(lambda k: agents.sac.init(env, cfg, k))(jax.random.key(args.seed))
     jax.block_until_ready(state)
@@ -42,7 +70,7 @@ def ours(env, args) -> dict:
     chunk = jax.jit(lambda s: run_updates(lambda x: agents.sac.update(env, cfg, x), s, updates_per_chunk),
                     donate_argnums=0)
     times = []
-    for _ in range(args.repeats):
+    for _ in range(args.chunks):
         t = time.perf_counter()
         state, metrics = chunk(state)
         jax.block_until_ready(metrics)
@@ -57,7 +85,7 @@ def ours(env, args) -> dict:
             "eval_return": float(np.mean(returns))}
 
 
-def brax(env, args) -> dict:
+def run_brax(env, args: Args) -> dict:
     from brax.training.agents.sac import train as brax_sac
 
     epochs: list[tuple[float, dict]] = []
@@ -65,10 +93,10 @@ def brax(env, args) -> dict:
     def progress(step, metrics):
         epochs.append((time.perf_counter(), dict(metrics)))
 
-    brax_sac.train(environment=env, num_timesteps=args.warmup + args.repeats * args.steps_per_chunk,
+    brax_sac.train(environment=env, num_timesteps=args.warmup + args.chunks * args.steps_per_chunk,
                    episode_length=args.episode_length, num_envs=args.num_envs, num_eval_envs=16,
                    learning_rate=args.learning_rate, discounting=args.gamma, seed=args.seed,
-                   batch_size=args.batch_size, num_evals=args.repeats + 1, min_replay_size=args.warmup,
+                   batch_size=args.batch_size, num_evals=args.chunks + 1, min_replay_size=args.warmup,
                    max_replay_size=args.replay_size, grad_updates_per_step=args.grad_updates_per_step,
                    deterministic_eval=True, progress_fn=progress)
     # progress is called once before training (eval at step 0) and after each epoch.
@@ -82,38 +110,35 @@ def brax(env, args) -> dict:
             "eval_return": float(epochs[-1][1]["eval/episode_reward"])}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="inverted_pendulum")
-    parser.add_argument("--backend", default="spring")
-    parser.add_argument("--num-envs", type=int, default=32)
-    parser.add_argument("--grad-updates-per-step", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--warmup", type=int, default=2048)
-    parser.add_argument("--replay-size", type=int, default=100_000)
-    parser.add_argument("--steps-per-chunk", type=int, default=6400, help="env steps per timed chunk")
-    parser.add_argument("--repeats", type=int, default=4, help="timed chunks (the first includes compilation)")
-    parser.add_argument("--episode-length", type=int, default=1000)
-    parser.add_argument("--learning-rate", type=float, default=3e-4)
-    parser.add_argument("--gamma", type=float, default=0.99)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    if args.steps_per_chunk % (args.num_envs) or args.warmup % args.num_envs:
-        parser.error("--steps-per-chunk and --warmup must be multiples of --num-envs")
+def _medians(runs: list[dict]) -> dict:
+    keys = ("env_steps_per_s", "grad_steps_per_s", "compile_s", "eval_return")
+    return {**{k: statistics.median(r[k] for r in runs) for k in keys}, "runs": runs}
 
+
+def main(args: Args) -> None:
+    if args.steps_per_chunk % args.num_envs or args.warmup % args.num_envs:
+        raise ValueError(f"--steps-per-chunk ({args.steps_per_chunk}) and --warmup ({args.warmup}) must be "
+                         f"multiples of --num-envs ({args.num_envs})")
+    if args.chunks < 2 or args.rounds < 1:
+        raise ValueError(f"--chunks must be >= 2 (the first holds compilation) and --rounds >= 1, got "
+                         f"{args.chunks}, {args.rounds}")
     env = envs.make(f"brax/{args.env}", backend=args.backend)
-    result_brax = brax(env, args)
-    result_ours = ours(env, args)
+    ours, theirs, ratios = [], [], []
+    for round_index in range(args.rounds):
+        order = (run_ours, run_brax) if round_index % 2 == 0 else (run_brax, run_ours)
+        results = {fn.__name__: fn(env, args) for fn in order}
+        ours.append(results["run_ours"])
+        theirs.append(results["run_brax"])
+        ratios.append(ours[-1]["env_steps_per_s"] / theirs[-1]["env_steps_per_s"])
     print(json.dumps({
         "benchmark": "sac_throughput", "env": f"brax/{args.env}", "backend": args.backend,
         "num_envs": args.num_envs, "batch_size": args.batch_size,
         "grad_updates_per_step": args.grad_updates_per_step, "networks": "2x256 relu",
-        "env_steps": args.warmup + args.repeats * args.steps_per_chunk, "device": jax.devices()[0].device_kind,
-        "ours": result_ours, "brax": result_brax,
-        "ratio_env_steps_per_s": result_ours["env_steps_per_s"] / result_brax["env_steps_per_s"],
-        "ratio_grad_steps_per_s": result_ours["grad_steps_per_s"] / result_brax["grad_steps_per_s"],
+        "env_steps": args.warmup + args.chunks * args.steps_per_chunk, "device": jax.devices()[0].device_kind,
+        "rounds": args.rounds, "ours": _medians(ours), "brax": _medians(theirs),
+        "ratio_env_steps_per_s": statistics.median(ratios), "ratios": ratios,
     }))
 
 
 if __name__ == "__main__":
-    main()
+    main(tyro.cli(Args))
