@@ -1,7 +1,9 @@
-"""APG vs PPO on ``contact/push``: return against env steps, one figure.
+"""APG vs PPO on ``contact/push``: return against env steps, one figure; or
+APG alone on any differentiable env.
 
     python experiments/apg.py                          # defaults below, 2 seeds each
     python experiments/apg.py --apg.total-steps 65536 --ppo.total-steps 524288
+    python experiments/apg.py --env brax/reacher --seeds 4   # APG alone (spring backend, its preset)
 
 Trains an analytic-policy-gradient agent (gradients through the contact
 solver) and PPO (model-free) on the same task with ``rljax.runner`` (metrics.csv,
@@ -11,6 +13,13 @@ figure (``runs/apg_vs_ppo/<time>/apg_vs_ppo.png``, copied to
 each used, and the env steps APG needed to reach PPO's final return (the
 better of PPO's last training return and its final deterministic evaluation;
 APG's training return is its deterministic policy's).
+
+With ``--env``, the script trains APG alone on that env from its preset
+(rljax/agents/apg/presets.py, with the brax backend it was tuned on unless
+``--backend`` is given)
+through ``rljax.runner``: every Config field and run option is a flag
+(``--help`` after ``--env``), and the run folder gets metrics.csv, curves and
+a summary with the final deterministic evaluation.
 """
 
 from __future__ import annotations
@@ -21,21 +30,22 @@ import datetime
 import json
 import os
 import shutil
+import sys
 
 import numpy as np
 import tyro
 
 import envs
 from rljax import agents
-from rljax.runner import RunOptions, run
+from rljax.agents.apg.presets import ENV_KWARGS, preset
+from rljax.runner import RunOptions, cli, env_from_argv, run
 
 ENV = "contact/push"
 
 
 @dataclasses.dataclass
 class Args:
-    apg: agents.apg.Config = agents.apg.Config(total_steps=131_072, num_envs=8, horizon=32, learning_rate=3e-3,
-                                               init_scale=1.0, max_grad_norm=1.0)
+    apg: agents.apg.Config = preset(ENV)
     ppo: agents.ppo.Config = agents.ppo.Config(total_steps=2**19, num_envs=32, unroll_length=32, num_epochs=4,
                                                num_minibatches=4, learning_rate=1e-3, gamma=0.97,
                                                entropy_coef=0.0, reward_scale=0.1, init_log_std=-0.5)
@@ -71,6 +81,13 @@ def _final(ret: np.ndarray, window: int = 3) -> float:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--env" in argv:
+        # A preset tuned on one brax backend gets it unless --backend says otherwise.
+        env_kwargs = ENV_KWARGS.get(env_from_argv(argv, ENV), {})
+        if "backend" in env_kwargs and "--backend" not in argv:
+            argv = [*argv, "--backend", env_kwargs["backend"]]
+        return cli(agents.apg, "apg", preset, __doc__, default_env=ENV, argv=argv)
     args = tyro.cli(Args, args=argv, description=__doc__)
     out_dir = os.path.join(args.run_root, "apg_vs_ppo", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
     os.makedirs(out_dir, exist_ok=False)

@@ -1,5 +1,6 @@
 """APG (analytic policy gradients): config validation, learning through a
-differentiable pure-JAX env and through the contact solver."""
+differentiable pure-JAX env, through the contact solver and through brax's
+spring pipeline."""
 
 import jax
 import numpy as np
@@ -24,6 +25,7 @@ Config = agents.apg.Config
     ("policy_hidden_sizes", (32, 0), "policy_hidden_sizes.*positive ints"),
     ("activation", "swishy", "activation.*must be one of"),
     ("episode_length", 0, "episode_length.*positive int"),
+    ("desync_episodes", "yes", "desync_episodes.*must be one of"),
 ])
 def test_config_rejects_bad_values(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -80,14 +82,43 @@ def test_apg_improves_contact_push_through_the_solver():
     assert not metrics["nonfinite"].any()
 
 
-@pytest.mark.slow
-def test_apg_runs_through_a_differentiable_brax_pipeline():
-    # brax's spring pipeline is differentiable: gradients flow and stay finite.
-    # (Learning it is not asserted: in 65k steps APG does not improve reacher.)
+def test_apg_gradient_through_brax_improves_the_window_objective():
+    # brax's spring pipeline is differentiable: the gradient is finite and
+    # nonzero, and APG's own update, applied repeatedly to one fixed window,
+    # lowers that window's loss (the truncated-horizon objective) step after
+    # step. The decrease is small: from rest, 32 steps of reacher barely reward
+    # moving (the tip needs ~20 steps at full torque to cross the target disk)
+    # while the control cost is immediate.
     env = envs.make("brax/reacher", backend="spring")
-    cfg = Config(total_steps=1024, num_envs=8, horizon=32)
-    result = jax.jit(agents.apg.train, static_argnums=0)(env, cfg, jax.random.key(0))
-    metrics = jax.device_get(result.metrics)
-    assert metrics["grad_norm"].shape == (4,)
-    assert np.all(metrics["grad_norm"] > 0) and np.all(np.isfinite(metrics["grad_norm"]))
+    # Without the normaliser, whose first statistics would shift the policy's
+    # inputs between the first and second update.
+    cfg = Config(total_steps=1024, num_envs=8, horizon=32, learning_rate=1e-3, normalize_observations=False)
+
+    def run(key):
+        state = agents.apg.init(env, cfg, key)
+        from_start = lambda s, _: agents.apg.update(env, cfg, s.replace(env_state=state.env_state))  # noqa: E731
+        return jax.lax.scan(from_start, state, None, length=20)[1]
+
+    # One compiled program: brax's reset run op by op costs more than compiling it.
+    metrics = jax.jit(run)(jax.random.key(0))
+    metrics = jax.device_get(metrics)
+    assert np.all(np.isfinite(metrics["grad_norm"])) and np.all(metrics["grad_norm"] > 0)
+    assert not metrics["skipped"].any() and not metrics["nonfinite"].any()
+    loss = metrics["loss"]
+    assert np.all(np.diff(loss) < 1e-4) and loss[-1] < loss[0] - 1e-3, loss
+
+
+@pytest.mark.slow
+def test_apg_learns_brax_reacher_through_the_spring_pipeline():
+    # Preset (rljax/agents/apg/presets.py), 4 seeds in one program, 262k env
+    # steps each. Reference levels over 1000 steps: uniform random actions
+    # about -845, zero torque about -251, the initial policy (small actions)
+    # -120 to -205; brax's own APG (its defaults, same env, envs, horizon and
+    # steps, 1 seed) went from -187 to -126. Measured: -166 -> -111 on average,
+    # every seed better by 40 or more.
+    env = envs.make("brax/reacher", **agents.apg.presets.ENV_KWARGS["brax/reacher"])
+    cfg = agents.apg.presets.preset("brax/reacher")
+    before, after, metrics = _train_and_evaluate(env, cfg, seeds=4)
+    print("brax/reacher APG eval returns: before", before, "after", after)
+    assert after.mean() > -130 and np.all(after > before + 25), (before, after)
     assert not metrics["nonfinite"].any() and not metrics["skipped"].any()

@@ -5,8 +5,9 @@ rollouts through a differentiable env.
     result = jax.jit(agents.apg.train, static_argnums=0)(envs.make("contact/push"), cfg, key)
 """
 
+from rljax.agents.apg import presets
 from rljax.agents.apg.config import Config
 from rljax.agents.apg.train import TrainState, init, make_policy, policy_params, train, update
 from rljax.training import Result
 
-__all__ = ["Config", "Result", "TrainState", "init", "update", "train", "make_policy", "policy_params"]
+__all__ = ["Config", "presets", "Result", "TrainState", "init", "update", "train", "make_policy", "policy_params"]

@@ -24,6 +24,11 @@ class Config(ConfigBase):
     ``-mean(reward_scale * reward)`` over that window, differentiated through
     the env; the env state carries over to the next window, its gradient does
     not. Ints, tuples, strings and bools are static; floats are pytree leaves.
+
+    ``desync_episodes`` starts each env's step counter at a random point of its
+    episode (as brax's APG does), so a window's batch covers every phase of an
+    episode instead of all envs sitting at the same time step; the shortened
+    first episodes are left out of ``metrics["episode_return"]``.
     """
 
     total_steps: int = static(100_000, check=positive)
@@ -32,6 +37,7 @@ class Config(ConfigBase):
     policy_hidden_sizes: tuple[int, ...] = static((64, 64), check=positive_sizes)
     activation: str = static("tanh", check=one_of(*ACTIVATIONS))
     normalize_observations: bool = static(True, check=one_of(True, False))
+    desync_episodes: bool = static(True, check=one_of(True, False))
     episode_length: int | None = static(None, check=lambda v: None if v is None or (isinstance(v, int) and v > 0)
                                         else "must be None (the env's own limit) or a positive int")
 

@@ -7,7 +7,9 @@ reward_scale r_t)``; ``jax.grad`` of it through the env's step (the contact
 solver's implicit-function gradients, or brax's differentiable pipelines)
 gives the policy gradient; Adam with global-norm clipping applies it. A
 window whose gradient is non-finite is skipped (parameters unchanged) and
-counted in ``metrics["skipped"]``.
+counted in ``metrics["skipped"]``. Envs start at random points of their
+episodes (``Config.desync_episodes``); an auto-reset cuts the gradient, since
+the reset state does not depend on the policy.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from brax.envs.base import Env, State
 from flax import struct
 
 import envs as envs_lib
+from envs.wrappers import default_episode_length
 from rljax import running_stats
 from rljax.agents.apg.config import Config
 from rljax.nets import MLP
@@ -69,14 +72,19 @@ def init(env: Env, cfg: Config, key: jax.Array) -> TrainState:
     """Policy network (output layer scaled by ``init_scale``), Adam, normaliser, reset envs."""
     _check(env, cfg)
     obs_size = envs_lib.observation_size(env)
-    net_key, env_key, key = jax.random.split(key, 3)
+    net_key, env_key, phase_key, key = jax.random.split(key, 4)
     params = _network(env, cfg).init(net_key, jnp.zeros((obs_size,), jnp.float32))
     # Scale the last layer so the initial policy is gentle (a leaf: sweepable).
     last = sorted(params["params"])[-1]
     params = jax.tree_util.tree_map_with_path(
         lambda path, x: x * cfg.init_scale if path[1].key == last else x, params)
+    env_state = _training_env(env, cfg).reset(env_key)
+    if cfg.desync_episodes:
+        length = cfg.episode_length or default_episode_length(env)
+        steps = jax.random.randint(phase_key, (cfg.num_envs,), 0, length, jnp.int32)
+        env_state = env_state.replace(info={**env_state.info, "steps": steps})
     return TrainState(params=params, opt_state=_optimizer(cfg).init(params), obs_stats=running_stats.init(obs_size),
-                      env_state=_training_env(env, cfg).reset(env_key), key=key,
+                      env_state=env_state, key=key,
                       update_index=jnp.zeros((), jnp.int32))
 
 
@@ -109,12 +117,15 @@ def update(env: Env, cfg: Config, state: TrainState) -> tuple[TrainState, dict[s
     final = jax.lax.stop_gradient(final)
     new_state = TrainState(params=params, opt_state=opt_state, obs_stats=obs_stats, env_state=final,
                            key=state.key, update_index=state.update_index + 1)
+    episode_returns = final.info["last_episode_return"]
+    if cfg.desync_episodes:  # an env's first episode was cut short by its random start
+        episode_returns = jnp.where(final.info["episodes"] >= 2, episode_returns, jnp.nan)
     metrics = {
         "loss": -jnp.mean(rewards) * cfg.reward_scale,
         "mean_reward": jnp.mean(rewards),
         "grad_norm": optax.global_norm(grads),
         "skipped": 1.0 - grad_ok.astype(jnp.float32),
-        "episode_return": jnp.nanmean(final.info["last_episode_return"]),
+        "episode_return": jnp.nanmean(episode_returns),
         "env_steps": (state.update_index + 1).astype(jnp.float32) * cfg.batch_size,
         "nonfinite": 1.0 - (tree_all_finite(params) & jnp.all(jnp.isfinite(rewards))).astype(jnp.float32),
     }
