@@ -205,14 +205,22 @@ def actor_step(env: Env, cfg: Config, state: TrainState, obs: jax.Array,
     return state.replace(params=params, opt_state=opt_state, target_params=target_params), metrics
 
 
-def _gradient_group(env: Env, cfg: Config, state: TrainState, key: jax.Array):
-    """``policy_delay`` critic steps on fresh batches, then one actor/temperature/target step
-    on the last batch's observations."""
+def _group_batches(cfg: Config, replay_state: Any, key: jax.Array) -> dict[str, jax.Array]:
+    """The ``policy_delay`` critic batches of one gradient group (leaves ``[policy_delay, batch_size, ...]``),
+    drawn with the group's own keys so the sequence matches sampling inside the group."""
     replay = _replay(cfg)
+    keys = jax.random.split(key, 2 * cfg.policy_delay + 1)
+    return jax.tree.map(lambda *xs: jnp.stack(xs),
+                        *[replay.sample(replay_state, keys[2 * i]) for i in range(cfg.policy_delay)])
+
+
+def _gradient_group(env: Env, cfg: Config, state: TrainState, key: jax.Array, batches: dict[str, jax.Array]):
+    """``policy_delay`` critic steps on ``batches`` (from ``_group_batches(cfg, replay, key)``), then one
+    actor/temperature/target step on the last batch's observations."""
     keys = jax.random.split(key, 2 * cfg.policy_delay + 1)
     critic_metrics = []
     for i in range(cfg.policy_delay):  # static and small (DSAC-T: 2)
-        batch = replay.sample(state.replay, keys[2 * i])
+        batch = jax.tree.map(lambda x: x[i], batches)
         state, metrics = critic_step(env, cfg, state, batch, keys[2 * i + 1])
         critic_metrics.append(metrics)
     state, metrics = actor_step(env, cfg, state, batch["obs"], keys[-1])
@@ -233,8 +241,13 @@ def update(env: Env, cfg: Config, state: TrainState) -> tuple[TrainState, dict[s
                                        jax.random.split(rollout_key, cfg.unroll_length), act)
     state = state.replace(env_state=env_state, replay=replay_state)
     num_groups = cfg.grad_steps_per_update // cfg.policy_delay
-    state, metrics = jax.lax.scan(lambda s, k: _gradient_group(env, cfg, s, k), state,
-                                  jax.random.split(grad_key, num_groups))
+    group_keys = jax.random.split(grad_key, num_groups)
+    # Every batch is drawn before the gradient loop (replay does not change
+    # during it), so the loop carries only the learning state, not the buffer.
+    batches = jax.vmap(lambda k: _group_batches(cfg, replay_state, k))(group_keys)
+    learner, metrics = jax.lax.scan(lambda s, xs: _gradient_group(env, cfg, s, *xs), state.replace(replay=None),
+                                    (group_keys, batches))
+    state = learner.replace(replay=replay_state)
     metrics = jax.tree.map(jnp.mean, metrics)
     # Losses and params only: episode_return is NaN until a first episode ends.
     metrics["nonfinite"] = 1.0 - (tree_all_finite(state.params) & tree_all_finite(metrics)).astype(jnp.float32)
