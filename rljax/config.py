@@ -94,6 +94,18 @@ class ConfigBase:
     def _check_consistency(self) -> None:
         """Cross-field checks; override in subclasses."""
 
+    def check_env(self, env: Any) -> None:
+        """Raise ``ValueError`` if ``env`` does not suit this config; override in subclasses."""
+
+    @classmethod
+    def check_args(cls, env: Any, cfg: Any) -> None:
+        """What every agent's ``init`` runs first, before anything compiles: ``cfg`` must be a
+        ``cls`` (or a preset subclass of it) and must suit ``env``."""
+        if not isinstance(cfg, cls):
+            name = f"{cls.__module__.removesuffix('.config')}.{cls.__qualname__}"
+            raise ValueError(f"cfg must be {name} (or a preset of it), got {type(cfg).__name__}")
+        cfg.check_env(env)
+
     @classmethod
     def stack(cls: type[C], configs: Sequence[C]) -> C:
         """Stack configs that differ only in float leaves, for ``jax.vmap``.

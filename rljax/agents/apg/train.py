@@ -62,15 +62,9 @@ def _training_env(env: Env, cfg: Config) -> Env:
     return envs_lib.wrap_for_training(env, cfg.num_envs, cfg.episode_length)
 
 
-def _check(env: Env, cfg: Config) -> None:
-    if not isinstance(cfg, Config):
-        raise ValueError(f"cfg must be rljax.agents.apg.Config, got {type(cfg).__name__}")
-    cfg.check_env(env)
-
-
 def init(env: Env, cfg: Config, key: jax.Array) -> TrainState:
     """Policy network (output layer scaled by ``init_scale``), Adam, normaliser, reset envs."""
-    _check(env, cfg)
+    Config.check_args(env, cfg)
     obs_size = envs_lib.observation_size(env)
     net_key, env_key, phase_key, key = jax.random.split(key, 4)
     params = _network(env, cfg).init(net_key, jnp.zeros((obs_size,), jnp.float32))

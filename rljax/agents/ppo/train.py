@@ -58,15 +58,9 @@ def _optimizer(cfg: Config) -> optax.GradientTransformation:
     return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(learning_rate, eps=1e-5))
 
 
-def _check(env: Env, cfg: Config) -> None:
-    if not isinstance(cfg, Config):
-        raise ValueError(f"cfg must be rljax.agents.ppo.Config, got {type(cfg).__name__}")
-    cfg.check_env(env)
-
-
 def init(env: Env, cfg: Config, key: jax.Array) -> TrainState:
     """Networks, optimizer, normaliser and ``num_envs`` freshly reset envs."""
-    _check(env, cfg)
+    Config.check_args(env, cfg)
     head, critic = make_heads(env, cfg)
     obs_size = envs_lib.observation_size(env)
     policy_key, value_key, env_key, key = jax.random.split(key, 4)

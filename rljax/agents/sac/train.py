@@ -85,12 +85,6 @@ def _replay(cfg: Config) -> Replay:
     return Replay(capacity=cfg.buffer_size, batch_size=cfg.batch_size)
 
 
-def _check(env: Env, cfg: Config) -> None:
-    if not isinstance(cfg, Config):
-        raise ValueError(f"cfg must be rljax.agents.sac.Config (or a preset of it), got {type(cfg).__name__}")
-    cfg.check_env(env)
-
-
 def _transition(state: State, next_state: State, action: jax.Array) -> dict[str, jax.Array]:
     """What replay stores per env step. ``next_obs`` is the observation the step
     reached (before any auto-reset); ``terminal`` excludes time-limit ends, where
@@ -118,7 +112,7 @@ def _collect(env: Env, cfg: Config, env_state: State, replay_state: Any, keys: j
 def init(env: Env, cfg: Config, key: jax.Array) -> TrainState:
     """Networks, optimizers, targets, ``num_envs`` reset envs, and a replay prefilled with
     ``warmup_steps`` uniformly random actions."""
-    _check(env, cfg)
+    Config.check_args(env, cfg)
     head, critic = make_heads(env, cfg)
     obs_size, action_size = envs_lib.observation_size(env), env.action_size
     policy_key, critic_key, env_key, prefill_key, key = jax.random.split(key, 5)
