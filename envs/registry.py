@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable
 
-from brax.envs.base import Env
+from rljax.env import Env
 
 _FACTORIES: dict[str, Callable[..., Env]] = {}
 _BRAX_BACKENDS = ("generalized", "positional", "spring", "mjx")

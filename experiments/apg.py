@@ -38,6 +38,7 @@ import tyro
 import envs
 from rljax import agents
 from rljax.agents.apg.presets import ENV_KWARGS, preset
+from rljax.policies.gaussian import GaussianSettings
 from rljax.runner import RunOptions, cli, env_from_argv, run
 
 ENV = "contact/push"
@@ -48,7 +49,8 @@ class Args:
     apg: agents.apg.Config = preset(ENV)
     ppo: agents.ppo.Config = agents.ppo.Config(total_steps=2**19, num_envs=32, unroll_length=32, num_epochs=4,
                                                num_minibatches=4, learning_rate=1e-3, gamma=0.97,
-                                               entropy_coef=0.0, reward_scale=0.1, init_log_std=-0.5)
+                                               entropy_coef=0.0, reward_scale=0.1,
+                                               gaussian=GaussianSettings(init_log_std=-0.5))
     seeds: int = 2
     run_root: str = "runs"
     docs_copy: str | None = "docs/apg_vs_ppo.png"

@@ -3,6 +3,7 @@
     python experiments/ppo.py                         # cartpole, 4 seeds
     python experiments/ppo.py --env pendulum --seeds 8
     python experiments/ppo.py --env brax/inverted_pendulum --backend spring --learning-rate 1e-3
+    python experiments/ppo.py --sweep learning-rate=1e-4,3e-4,1e-3   # one curve per value, one program
     python experiments/ppo.py --help                  # every Config field
 
 Each env starts from its tuned preset (rljax/agents/ppo/presets.py); any

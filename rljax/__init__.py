@@ -15,8 +15,8 @@ from typing import Any
 from rljax.evaluate import evaluate
 
 __all__ = ["agents", "contact", "critics", "policies", "evaluate"]
-_SUBMODULES = {"agents", "contact", "critics", "policies", "nets", "replay", "running_stats",
-               "checkpoint", "logging", "distributed", "config"}
+_SUBMODULES = {"agents", "checkpoint", "config", "contact", "critics", "env", "nets", "policies", "replay",
+               "returns", "runner", "running_stats", "training"}
 
 
 def __getattr__(name: str) -> Any:

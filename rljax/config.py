@@ -10,6 +10,11 @@ static metadata (part of the compiled program's identity).
         num_envs: int = static(64, check=positive)
         learning_rate: float = leaf(3e-4, check=positive)
 
+A field may also hold a nested config (:func:`group`): the settings of one
+policy or critic head, of an entropy regulator, ... grouped under its name
+(``cfg.gaussian.init_log_std``; ``--gaussian.init-log-std`` on the command
+line) instead of flattened into the agent's fields.
+
 Checks run when a config is built or replaced with concrete values, so bad
 input fails with a ``ValueError`` naming the field before anything compiles.
 """
@@ -48,6 +53,16 @@ def one_of(*allowed: Any) -> Check:
     return check
 
 
+def non_negative_int(value: Any) -> str | None:
+    return None if isinstance(value, int) and value >= 0 else "must be an int >= 0"
+
+
+def valid_episode_length(value: Any) -> str | None:
+    """A time limit: ``None`` (the env's own) or a positive int."""
+    ok = value is None or (isinstance(value, int) and value > 0)
+    return None if ok else "must be None (the env's own limit) or a positive int"
+
+
 def positive_sizes(value: Any) -> str | None:
     ok = isinstance(value, tuple) and all(isinstance(v, int) and v > 0 for v in value)
     return None if ok else "must be a tuple of positive ints, e.g. (64, 64)"
@@ -63,7 +78,18 @@ def leaf(default: float, *, check: Check | None = None) -> Any:
     return struct.field(pytree_node=True, default=default, metadata={"check": check})
 
 
-def _is_concrete(value: Any) -> bool:
+def group(default: Any) -> Any:
+    """A nested config (a head's or regulator's settings): its own leaves and static fields."""
+    if not isinstance(default, ConfigBase):
+        raise TypeError(f"group(): expected a config instance, got {type(default).__name__}")
+    return struct.field(pytree_node=True, default=default, metadata={"group": True})
+
+
+def _is_group(f: dataclasses.Field) -> bool:
+    return bool(f.metadata.get("group"))
+
+
+def is_concrete(value: Any) -> bool:
     if isinstance(value, jax.core.Tracer):
         return False
     try:
@@ -82,7 +108,7 @@ class ConfigBase:
             value = getattr(self, f.name)
             if check is None:
                 continue
-            if f.metadata.get("pytree_node", True) and not _is_concrete(value):
+            if f.metadata.get("pytree_node", True) and not is_concrete(value):
                 continue
             problem = check(value)
             if problem:
@@ -115,27 +141,61 @@ class ConfigBase:
         if not configs:
             raise ValueError("Config.stack needs at least one config")
         first = configs[0]
-        static_names = [f.name for f in dataclasses.fields(first) if not f.metadata.get("pytree_node", True)]
         for i, c in enumerate(configs[1:], start=1):
             if type(c) is not type(first):
                 raise ValueError(f"Config.stack: config {i} is a {type(c).__name__}, not {type(first).__name__}")
-            for name in static_names:
-                if getattr(c, name) != getattr(first, name):
-                    raise ValueError(
-                        f"Config.stack: static field {name!r} differs ({getattr(first, name)!r} vs "
-                        f"{getattr(c, name)!r} in config {i}); only float fields can be swept in one program"
-                    )
+            for name, a, b in _static_differences(first, c):
+                raise ValueError(
+                    f"Config.stack: static field {name!r} differs ({a!r} vs {b!r} in config {i}); only float "
+                    f"fields can be swept in one program")
         return jax.tree.map(lambda *xs: jnp.stack([jnp.asarray(x, jnp.float32) for x in xs]), *configs)
+
+    def leaf_names(self) -> list[str]:
+        """Dotted names of every float leaf (the sweepable fields), groups included."""
+        names = []
+        for f in dataclasses.fields(self):
+            if _is_group(f):
+                names += [f"{f.name}.{n}" for n in getattr(self, f.name).leaf_names()]
+            elif f.metadata.get("pytree_node", True):
+                names.append(f.name)
+        return names
+
+    def get(self, name: str) -> Any:
+        """The value of a (dotted) field name, e.g. ``"gaussian.init_log_std"``."""
+        value: Any = self
+        for part in name.split("."):
+            value = getattr(value, part)
+        return value
+
+    def replace_path(self: C, name: str, value: Any) -> C:
+        """``replace`` for a (dotted) field name; checks run on the new config."""
+        head, _, rest = name.partition(".")
+        if not rest:
+            return self.replace(**{head: value})
+        return self.replace(**{head: getattr(self, head).replace_path(rest, value)})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python view (for config.json)."""
         out = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            if isinstance(v, (jax.Array, np.ndarray)):
+            if isinstance(v, ConfigBase):
+                v = v.to_dict()
+            elif isinstance(v, (jax.Array, np.ndarray)):
                 v = np.asarray(v).tolist()
             out[f.name] = v
         return out
+
+
+def _static_differences(a: ConfigBase, b: ConfigBase, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    out = []
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if _is_group(f):
+            out += _static_differences(x, y, f"{prefix}{f.name}.")
+        elif not f.metadata.get("pytree_node", True) and x != y:
+            out.append((prefix + f.name, x, y))
+    return out
 
 
 def config_dataclass(cls: type[C]) -> type[C]:

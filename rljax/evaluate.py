@@ -6,10 +6,10 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
-from brax.envs.base import Env
 from brax.envs.wrappers.training import VmapWrapper
 
-from envs.wrappers import EpisodeWrapper, default_episode_length
+from rljax.env import Env, EpisodeWrapper
+from rljax.env import episode_length as env_episode_length
 
 Policy = Callable[[jax.Array, jax.Array], jax.Array]
 
@@ -26,7 +26,7 @@ def evaluate(env: Env, policy: Policy, key: jax.Array, num_episodes: int = 16,
     """
     if num_episodes <= 0:
         raise ValueError(f"num_episodes={num_episodes}: must be > 0")
-    length = default_episode_length(env) if episode_length is None else int(episode_length)
+    length = env_episode_length(env) if episode_length is None else int(episode_length)
     batched = VmapWrapper(EpisodeWrapper(env, length))
     reset_key, run_key = jax.random.split(key)
     state = batched.reset(jax.random.split(reset_key, num_episodes))

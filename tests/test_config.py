@@ -62,3 +62,36 @@ def test_stack_makes_leaves_with_a_leading_axis():
 def test_wrong_config_type_is_rejected_before_compiling():
     with pytest.raises(ValueError, match="cfg must be rljax.agents.ppo.Config"):
         agents.ppo.init(envs.make("cartpole"), {"learning_rate": 1e-3}, jax.random.key(0))
+
+
+def test_head_settings_are_groups_named_after_the_head():
+    from rljax.policies import GaussianSettings
+
+    cfg = Config(gaussian=GaussianSettings(init_log_std=-1.0))
+    assert cfg.get("gaussian.init_log_std") == -1.0
+    assert "gaussian.init_log_std" in cfg.leaf_names() and "num_envs" not in cfg.leaf_names()
+    assert cfg.replace_path("gaussian.init_log_std", -0.5).gaussian.init_log_std == -0.5
+    assert cfg.to_dict()["gaussian"] == {"init_log_std": -1.0}
+    stacked = Config.stack([cfg, cfg.replace_path("gaussian.init_log_std", 0.0)])
+    assert stacked.gaussian.init_log_std.shape == (2,)
+
+
+def test_stack_names_a_differing_static_field_inside_a_group():
+    from rljax.agents import sac
+    from rljax.critics import QuantileCriticSettings
+
+    a = sac.Config(critic="quantile")
+    b = a.replace(quantile=QuantileCriticSettings(num_quantiles=10))
+    with pytest.raises(ValueError, match="static field 'quantile.num_quantiles' differs"):
+        sac.Config.stack([a, b])
+    with pytest.raises(ValueError, match="drop_per_critic=25: must be < num_quantiles"):
+        QuantileCriticSettings(drop_per_critic=25)
+
+
+def test_policy_head_must_fit_the_env_before_compiling():
+    with pytest.raises(ValueError, match="policy='flowish': must be 'auto' or a registered policy head"):
+        Config(policy="flowish")
+    with pytest.raises(ValueError, match="has discrete actions but the 'gaussian' head serves continuous"):
+        agents.ppo.init(envs.make("cartpole"), Config(policy="gaussian"), jax.random.key(0))
+    with pytest.raises(ValueError, match="has continuous actions but the 'categorical' head serves discrete"):
+        agents.ppo.init(envs.make("pendulum"), Config(policy="categorical"), jax.random.key(0))

@@ -8,6 +8,7 @@ import pytest
 
 import envs
 from envs.contact import Hop, Push
+from rljax import env as env_lib
 
 TASKS = ("contact/push", "contact/hop")
 
@@ -41,14 +42,14 @@ def test_protocol_shapes_and_float32_without_x64(name):
     assert nxt.reward.shape == () and nxt.reward.dtype == jnp.float32
     assert nxt.done.dtype == jnp.float32
     assert env.fresh_reset and not env.discrete_actions and env.default_episode_length == 100
-    assert envs.observation_size(env) == env.observation_size
+    assert env_lib.observation_size(env) == env.observation_size
 
 
 def _random_rollout(name, num_envs=4, steps=1000, seed=0):
     """Random actions in [-1.5, 1.5] (clipped by the env) for ``steps`` steps of
     ``num_envs`` auto-resetting envs, one compiled program."""
     env = envs.make(name)
-    train_env = envs.wrap_for_training(env, num_envs)
+    train_env = env_lib.wrap_for_training(env, num_envs)
 
     def run(key):
         s = train_env.reset(key)

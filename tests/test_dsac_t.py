@@ -6,22 +6,25 @@ import math
 import jax
 import numpy as np
 import pytest
+from test_sac import pendulum_returns
 
 import envs
-from envs.reward_scaling import RewardScaling
 from rljax.agents import dsac_t, sac
-from test_sac import pendulum_returns
+from rljax.critics import GaussianCriticSettings
+from rljax.env import RewardScaling
 
 
 def test_reference_defaults():
     cfg = dsac_t.Config()
     assert cfg.critic == "gaussian" and cfg.target_policy and cfg.policy_delay == 2
     assert cfg.policy_hidden_sizes == cfg.critic_hidden_sizes == (256, 256, 256) and cfg.activation == "gelu"
-    assert (cfg.actor_learning_rate, cfg.critic_learning_rate, cfg.alpha_learning_rate) == (1e-4, 1e-4, 3e-3)  # temperature: 10x the reference's
-    assert (cfg.gamma, cfg.batch_size, cfg.tau, cfg.log_std_min, cfg.log_std_max) == (0.99, 256, 0.005, -20.0, 0.5)
-    assert (cfg.dsac_eps, cfg.dsac_bound_sigmas, cfg.dsac_tau_b) == (0.1, 3.0, 0.005)
-    assert cfg.init_alpha == pytest.approx(math.e) and cfg.target_entropy_per_dim == -1.0
-    assert not cfg.huber_ratio_loss
+    # The temperature's rate is 10x the reference's (see dsac_t.Config).
+    assert (cfg.actor_learning_rate, cfg.critic_learning_rate, cfg.temperature.learning_rate) == (1e-4, 1e-4, 3e-3)
+    assert (cfg.gamma, cfg.batch_size, cfg.tau) == (0.99, 256, 0.005)
+    assert (cfg.tanh_gaussian.log_std_min, cfg.tanh_gaussian.log_std_max) == (-20.0, 0.5)
+    assert (cfg.gaussian.eps, cfg.gaussian.bound_sigmas, cfg.gaussian.tau_b) == (0.1, 3.0, 0.005)
+    assert cfg.temperature.init == pytest.approx(math.e) and cfg.temperature.target_entropy_per_dim == -1.0
+    assert cfg.entropy == "learned" and not cfg.gaussian.huber_ratio
 
 
 def test_is_a_preset_of_the_shared_loop():
@@ -38,12 +41,12 @@ def test_config_validation():
         dsac_t.Config(critic_learning_rate=-1.0)
 
 
-@pytest.mark.parametrize("huber_ratio_loss", [False, True])
-def test_trains_and_tracks_running_std(huber_ratio_loss):
+@pytest.mark.parametrize("huber_ratio", [False, True])
+def test_trains_and_tracks_running_std(huber_ratio):
     env = envs.make("pendulum")
     cfg = dsac_t.Config(total_steps=800, num_envs=2, unroll_length=1, warmup_steps=200, batch_size=32,
                         buffer_size=1_000, policy_hidden_sizes=(16,), critic_hidden_sizes=(16,),
-                        huber_ratio_loss=huber_ratio_loss)
+                        gaussian=GaussianCriticSettings(huber_ratio=huber_ratio))
     result = jax.jit(dsac_t.train, static_argnums=0)(env, cfg, jax.random.key(0))
     assert not np.asarray(result.metrics["nonfinite"]).any()
     sigma_bar = np.asarray(result.state.critic_state["sigma_bar"])
@@ -55,14 +58,15 @@ def test_trains_and_tracks_running_std(huber_ratio_loss):
     assert max(jax.tree.leaves(lag)) > 0
 
 
-# The one stated Pendulum config: only environment-interaction fields differ from the defaults.
-PENDULUM = dict(total_steps=30_000, num_envs=4, unroll_length=1, utd_ratio=0.5, warmup_steps=2_000)
+# The one stated Pendulum config (the library's preset): only environment-interaction fields differ
+# from the defaults.
+PENDULUM = dsac_t.presets.preset("pendulum")
 
 
 @pytest.mark.slow
 def test_dsac_t_pendulum():
     """About 22 min on 2 shared CPU cores (4 seeds x 14k gradient steps of 3x256 GELU nets)."""
-    returns = pendulum_returns(dsac_t, dsac_t.Config(**PENDULUM))
+    returns = pendulum_returns(dsac_t, PENDULUM)
     print("DSAC-T pendulum returns per seed:", returns)
     assert returns.mean() >= -200
 
@@ -72,6 +76,6 @@ def test_dsac_t_pendulum():
 def test_dsac_t_reward_scale_robustness(scale):
     """Same config, rewards scaled during training; evaluated in the original scale (about 25-40 min each
     on 2 shared CPU cores)."""
-    returns = pendulum_returns(dsac_t, dsac_t.Config(**PENDULUM), RewardScaling(envs.make("pendulum"), scale))
+    returns = pendulum_returns(dsac_t, PENDULUM, RewardScaling(envs.make("pendulum"), scale))
     print(f"DSAC-T pendulum, reward x{scale}, returns per seed:", returns)
     assert returns.mean() >= -200

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 import envs
+from rljax import env as env_lib
+from rljax.env import Env, State
 
 
 def test_names_cover_classic_and_every_brax_env():
@@ -79,7 +81,7 @@ def test_pendulum_matches_gymnasium_dynamics_and_reward():
 
 def test_time_limit_truncates_and_keeps_final_observation():
     env = envs.make("pendulum")
-    batched = envs.wrap_for_training(env, num_envs=3, episode_length=5)
+    batched = env_lib.wrap_for_training(env, num_envs=3, length=5)
     state = batched.reset(jax.random.key(0))
     step = jax.jit(batched.step)
     for t in range(5):
@@ -98,7 +100,7 @@ def test_time_limit_truncates_and_keeps_final_observation():
 
 def test_termination_is_not_truncation_and_resets_are_fresh():
     env = envs.make("cartpole")
-    batched = envs.wrap_for_training(env, num_envs=64)
+    batched = env_lib.wrap_for_training(env, num_envs=64)
     state = batched.reset(jax.random.key(0))
     step = jax.jit(batched.step)
     ended = np.zeros(64, bool)
@@ -114,8 +116,8 @@ def test_termination_is_not_truncation_and_resets_are_fresh():
 
 def test_brax_env_trains_through_the_same_wrappers():
     env = envs.make("brax/inverted_pendulum", backend="spring")
-    assert envs.observation_size(env) == 4 and env.action_size == 1 and not envs.is_discrete(env)
-    batched = envs.wrap_for_training(env, num_envs=2, episode_length=3)
+    assert env_lib.observation_size(env) == 4 and env.action_size == 1 and not env_lib.is_discrete(env)
+    batched = env_lib.wrap_for_training(env, num_envs=2, length=3)
     state = batched.reset(jax.random.key(0))
     first_obs = np.asarray(state.obs)
     step = jax.jit(batched.step)
@@ -131,7 +133,7 @@ def test_auto_reset_restarts_episodes_of_envs_that_never_terminate():
     # brax's reacher never sets done itself (its step keeps the incoming flag);
     # after an auto-reset the next episode must still run its full length.
     env = envs.make("brax/reacher", backend="spring")
-    batched = envs.wrap_for_training(env, num_envs=2, episode_length=5)
+    batched = env_lib.wrap_for_training(env, num_envs=2, length=5)
 
     def one_step(s, _):
         s = batched.step(s, jnp.zeros((2, env.action_size)))
@@ -141,3 +143,57 @@ def test_auto_reset_restarts_episodes_of_envs_that_never_terminate():
         jax.random.key(0))
     np.testing.assert_array_equal(np.asarray(done)[:, 0], [0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0])
     np.testing.assert_array_equal(np.asarray(steps)[:, 0], [1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1, 2])
+
+
+class UserEnv(Env):
+    """A user's own env: not registered, none of the optional attributes, a cheap pure-JAX reset.
+    A random walk started uniformly in [-1, 1]; episodes end after 3 steps (the default limit is
+    not used: the test sets episode_length)."""
+
+    @property
+    def observation_size(self) -> int:
+        return 1
+
+    @property
+    def action_size(self) -> int:
+        return 1
+
+    @property
+    def backend(self) -> str:
+        return "jax"
+
+    def reset(self, rng):
+        x = jax.random.uniform(rng, (1,), minval=-1.0, maxval=1.0)
+        zero = jnp.zeros((), jnp.float32)
+        return State(pipeline_state=x, obs=x, reward=zero, done=zero, metrics={}, info={})
+
+    def step(self, state, action):
+        x = state.pipeline_state + 0.01 * action
+        return state.replace(pipeline_state=x, obs=x, reward=-jnp.abs(x[0]))
+
+
+def test_user_env_without_optional_attributes_gets_fresh_random_resets():
+    env = UserEnv()
+    assert not hasattr(env, "fresh_reset") and not hasattr(env, "default_episode_length")
+    assert env_lib.fresh_reset(env) and not env_lib.is_discrete(env) and env_lib.episode_length(env) == 1000
+    batched = env_lib.wrap_for_training(env, num_envs=4, length=3)
+    step = jax.jit(batched.step)
+    state = batched.reset(jax.random.key(0))
+    starts = [np.asarray(state.obs[:, 0])]
+    for _ in range(4):  # four episodes of 3 steps
+        for _ in range(3):
+            state = step(state, jnp.zeros((4, 1)))
+        assert np.all(np.asarray(state.done) == 1.0) and np.all(np.asarray(state.info["truncation"]) == 1.0)
+        starts.append(np.asarray(state.obs[:, 0]))
+    starts = np.stack(starts)  # [episodes, envs]: every episode of every env starts somewhere new
+    assert np.unique(starts).size == starts.size
+
+
+def test_brax_envs_reuse_their_first_states_unless_they_declare_otherwise():
+    from brax import envs as brax_envs
+
+    env = brax_envs.get_environment("inverted_pendulum", backend="spring")  # made without the registry
+    assert not env_lib.fresh_reset(env)
+    env.fresh_reset = True
+    assert env_lib.fresh_reset(env)
+    assert not env_lib.fresh_reset(envs.make("brax/inverted_pendulum", backend="spring"))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from brax.envs.base import Env, State
+
+from rljax.env import Env, State
 
 
 def _angle_normalize(x: jax.Array) -> jax.Array:

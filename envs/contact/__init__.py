@@ -6,10 +6,9 @@
 Both follow brax's ``Env``/``State`` protocol with float32 observations,
 rewards and state, are differentiable end to end (``jax.grad`` of a rollout's
 return w.r.t. actions or policy parameters), and run the float64 solver from
-float32 programs: see :mod:`envs.contact.bridge` for how x64 is scoped.
+float32 programs through the solver's bridge (:mod:`rljax.contact.bridge`).
 """
 
-from envs.contact.bridge import Bodies, Solve, StepOptions, float32_step
 from envs.contact.hop import Hop
 from envs.contact.push import Push
 
@@ -22,4 +21,4 @@ def register_all(register) -> None:
         register(name, factory)
 
 
-__all__ = ["Push", "Hop", "TASKS", "register_all", "Bodies", "Solve", "StepOptions", "float32_step"]
+__all__ = ["Push", "Hop", "TASKS", "register_all"]

@@ -3,7 +3,7 @@
 A task subclasses ``ContactEnv`` and defines ``_world()`` (a hashable
 ``WorldSpec``), ``_reset_state(key)``, ``_forces(bodies, action)``,
 ``_obs``, ``_reward`` and ``_terminated``. ``step`` runs one float64 solver
-step through :func:`envs.contact.bridge.float32_step`, so the env can be
+step through :func:`rljax.contact.float32_step`, so the env can be
 called from float32 programs (x64 off) under jit, vmap and grad, and only
 float32 reaches the agent. ``state.metrics`` carries the solver's report
 (``solver_iterations``, ``solver_converged``, ``solver_residual``).
@@ -11,53 +11,20 @@ float32 reaches the agent. ``state.metrics`` carries the solver's report
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-from brax.envs.base import Env, State
 
-from envs.contact.bridge import Bodies, StepOptions, float32_step
-from rljax import contact
-
-
-@dataclasses.dataclass(frozen=True)
-class WorldSpec:
-    """Hashable recipe for a ``contact.World`` (built inside the float64 scope).
-
-    bodies: tuple of ("box", (hx, hy, hz), mass) / ("sphere", radius, mass).
-    """
-
-    bodies: tuple
-    friction: float
-    dt: float
-    gravity: float = 9.81
-
-    def __call__(self) -> contact.World:
-        shapes = []
-        for kind, size, mass in self.bodies:
-            if kind == "box":
-                shapes.append(contact.Box(half_extents=tuple(size), mass=mass))
-            elif kind == "sphere":
-                shapes.append(contact.Sphere(radius=size, mass=mass))
-            else:  # pragma: no cover - internal
-                raise ValueError(f"unknown body kind {kind!r}")
-        return contact.World(bodies=tuple(shapes), ground=contact.Plane(), friction=self.friction,
-                             gravity=(0.0, 0.0, -self.gravity), dt=self.dt)
+from rljax.contact import StepOptions, WorldSpec, float32_step
+from rljax.env import Env, State
 
 
 def check_positive(env: str, **values: Any) -> None:
     for name, v in values.items():
         if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
             raise ValueError(f"env {env!r}: {name}={v!r} must be a finite number > 0")
-
-
-def quat_rotate(q: jax.Array, v: jax.Array) -> jax.Array:
-    """Rotate ``v`` [3] by unit quaternion ``q`` [4] (scalar first)."""
-    w, u = q[0], q[1:]
-    return v + 2.0 * jnp.cross(u, jnp.cross(u, v) + w * v)
 
 
 class ContactEnv(Env):
@@ -126,10 +93,3 @@ class ContactEnv(Env):
         return state.replace(pipeline_state=after, obs=self._obs(after), reward=reward,
                              done=self._terminated(after).astype(jnp.float32), metrics=metrics)
 
-
-def resting_bodies(pos: jax.Array) -> Bodies:
-    """float32 ``Bodies`` at ``pos`` [N, 3], identity orientation, at rest."""
-    n = pos.shape[0]
-    return Bodies(pos=pos.astype(jnp.float32),
-                  quat=jnp.tile(jnp.array([[1.0, 0.0, 0.0, 0.0]], jnp.float32), (n, 1)),
-                  vel=jnp.zeros((n, 3), jnp.float32), ang_vel=jnp.zeros((n, 3), jnp.float32))

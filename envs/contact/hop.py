@@ -5,7 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from envs.contact.base import ContactEnv, WorldSpec, check_positive, quat_rotate, resting_bodies
+from envs.contact.base import ContactEnv, check_positive
+from rljax.contact import WorldSpec, resting_bodies, rotate
 
 
 class Hop(ContactEnv):
@@ -58,7 +59,7 @@ class Hop(ContactEnv):
     def _lowest_point(self, bodies) -> jax.Array:
         # Height of the lowest corner: centre height minus the box's vertical half-extent.
         q = bodies.quat[0]
-        axes = jnp.stack([quat_rotate(q, e) for e in jnp.eye(3, dtype=jnp.float32)])  # body axes in world
+        axes = rotate(q, jnp.eye(3, dtype=jnp.float32))  # row i: body axis i in world
         return bodies.pos[0, 2] - self.half * jnp.sum(jnp.abs(axes[:, 2]))
 
     def _forces(self, pipeline, action):
@@ -76,5 +77,5 @@ class Hop(ContactEnv):
         return after["bodies"].vel[0, 0] - self.ctrl_cost * jnp.sum(action * action)
 
     def _terminated(self, pipeline):
-        up = quat_rotate(pipeline["bodies"].quat[0], jnp.array([0.0, 0.0, 1.0], jnp.float32))
+        up = rotate(pipeline["bodies"].quat[0], jnp.array([0.0, 0.0, 1.0], jnp.float32))
         return (up[2] < 0.35).astype(jnp.float32)

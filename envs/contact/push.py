@@ -5,7 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from envs.contact.base import ContactEnv, WorldSpec, check_positive, resting_bodies
+from envs.contact.base import ContactEnv, check_positive
+from rljax.contact import WorldSpec, resting_bodies
 
 
 class Push(ContactEnv):

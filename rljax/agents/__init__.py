@@ -1,5 +1,6 @@
-"""Agents: each module exposes ``Config``, ``init``, ``update``, ``train``,
-``make_policy`` and ``Result`` (see DESIGN.md). Modules load on first use."""
+"""Agents: each module follows the :class:`rljax.training.Agent` contract
+(``Config``, ``init``, ``update``, ``train``, ``make_policy``, ``policy_params``)
+and exports ``Result``. Modules load on first use."""
 
 from __future__ import annotations
 

@@ -37,16 +37,24 @@ with ``jax.config.update("jax_enable_x64", True)``. Arrays made inside the
 context keep float64 outside it but computing on them there downcasts, so keep
 the whole contact computation inside one context.
 
+From float32 programs (agents, envs) call the solver through its bridge,
+``float32_step`` with a hashable ``WorldSpec`` (``rljax.contact.bridge``),
+never through a bare ``enable_x64`` around ``step``: jit, vmap and grad then
+work from float32 code, and only float32 crosses the boundary.
+
 Non-convergence never shows up as a silent NaN: the solver rejects non-finite
 iterates and reports ``state.solver.converged = False``.
 """
 
+from rljax.contact.bridge import Bodies, Solve, StepOptions, WorldSpec, float32_step, resting_bodies
 from rljax.contact.dynamics import kinetic_energy, momentum
+from rljax.contact.rotation import rotate
 from rljax.contact.shapes import Box, Capsule, Plane, Sphere
 from rljax.contact.simulate import rollout, step
 from rljax.contact.world import SolverInfo, State, World, require_x64
 
 __all__ = [
     "Box", "Capsule", "Plane", "Sphere", "World", "State", "SolverInfo",
-    "step", "rollout", "momentum", "kinetic_energy", "require_x64",
+    "step", "rollout", "momentum", "kinetic_energy", "require_x64", "rotate",
+    "Bodies", "Solve", "StepOptions", "WorldSpec", "float32_step", "resting_bodies",
 ]

@@ -9,14 +9,30 @@ back onto the fixed atoms; each member minimises the cross-entropy to it.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from rljax.critics.q import TD, EnsembleMLP, soft_td_target
+from rljax.config import ConfigBase, config_dataclass, leaf, static
+from rljax.critics.base import TD, EnsembleCritic, Params, soft_td_target
 
-Params = Any
+
+@config_dataclass
+class C51Settings(ConfigBase):
+    """Settings of the categorical critic (``critic="c51"``)."""
+
+    num_atoms: int = static(51, check=lambda v: None if isinstance(v, int) and v >= 2 else "must be an int >= 2")
+    """Atoms of the fixed support."""
+    v_min: float = leaf(-100.0)
+    """Lowest atom (the support should cover the returns; scale it with the rewards)."""
+    v_max: float = leaf(100.0)
+    """Highest atom."""
+
+    def _check_consistency(self) -> None:
+        if not isinstance(self.v_min, (int, float)) or not isinstance(self.v_max, (int, float)):
+            return  # traced or stacked leaves
+        if self.v_min >= self.v_max:
+            raise ValueError(f"{type(self).__qualname__}: v_min={self.v_min} must be < v_max={self.v_max}")
 
 
 def categorical_projection(atoms: jax.Array, probs: jax.Array, target_atoms: jax.Array) -> jax.Array:
@@ -39,34 +55,25 @@ def categorical_projection(atoms: jax.Array, probs: jax.Array, target_atoms: jax
 
 
 @dataclasses.dataclass(frozen=True)
-class CategoricalCritic:
+class CategoricalCritic(EnsembleCritic):
     """``num_critics`` C51 heads over ``num_atoms`` atoms in ``[v_min, v_max]`` (floats may be traced)."""
 
-    hidden_sizes: tuple[int, ...] = (256, 256)
-    activation: str = "relu"
-    num_critics: int = 2
     num_atoms: int = 51
     v_min: float | jax.Array = -100.0
     v_max: float | jax.Array = 100.0
 
     @property
-    def _net(self) -> EnsembleMLP:
-        return EnsembleMLP(self.num_critics, self.hidden_sizes, self.num_atoms, self.activation)
+    def out_size(self) -> int:
+        return self.num_atoms
 
     @property
     def atoms(self) -> jax.Array:
         """``[num_atoms]``."""
         return jnp.linspace(self.v_min, self.v_max, self.num_atoms, dtype=jnp.float32)
 
-    def init(self, key: jax.Array, obs_size: int, action_size: int) -> Params:
-        return self._net.init(key, jnp.zeros((1, obs_size + action_size), jnp.float32))
-
-    def init_state(self) -> dict[str, jax.Array]:
-        return {}
-
     def logits(self, params: Params, obs: jax.Array, action: jax.Array) -> jax.Array:
         """``[num_critics, B, num_atoms]``."""
-        return self._net.apply(params, jnp.concatenate([obs, action], axis=-1))
+        return self.outputs(params, obs, action)
 
     def means(self, logits: jax.Array) -> jax.Array:
         return jnp.sum(jax.nn.softmax(logits, axis=-1) * self.atoms, axis=-1)

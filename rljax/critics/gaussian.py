@@ -26,16 +26,35 @@ its std settles at ``sqrt(E[e^2] / 2)``, not at the return std.)
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from rljax.critics.q import TD, EnsembleMLP, soft_td_target
+from rljax.config import ConfigBase, config_dataclass, leaf, non_negative, one_of, positive, static, unit_interval
+from rljax.critics.base import TD, EnsembleCritic, Params, soft_td_target
 
-Params = Any
 sg = jax.lax.stop_gradient
+
+
+@config_dataclass
+class GaussianCriticSettings(ConfigBase):
+    """Settings of the twin Gaussian distributional critic (``critic="gaussian"``, DSAC-T's)."""
+
+    huber_ratio: bool = static(False, check=one_of(True, False))
+    """Use the reference repository's newer Huber-ratio loss instead of the paper's."""
+    std_floor: float = leaf(1e-4, check=non_negative)
+    """sigma = softplus(raw) + std_floor."""
+    eps: float = leaf(0.1, check=positive)
+    """The "+ eps" of DSAC-T's loss (keeps the gradient scaling finite as sigma -> 0)."""
+    bound_sigmas: float = leaf(3.0, check=positive)
+    """The sampled target is bounded to Q +- bound_sigmas * running std."""
+    sample_clip: float = leaf(3.0, check=positive)
+    """Return samples use z ~ N(0, 1) clipped to +- sample_clip."""
+    tau_b: float = leaf(0.005, check=unit_interval)
+    """Rate of each member's running std (EMA)."""
+    huber_delta: float = leaf(50.0, check=positive)
+    """Huber threshold of the Huber-ratio loss."""
 
 
 def lower_mean_sample(means: jax.Array, samples: jax.Array) -> jax.Array:
@@ -54,7 +73,7 @@ def running_std(sigma_bar: jax.Array, initialized: jax.Array, batch_std: jax.Arr
 
 def dsac_t_loss(q: jax.Array, std: jax.Array, y_q: jax.Array, y_z: jax.Array, sigma_bar: jax.Array,
                 eps: float | jax.Array = 0.1, bound_sigmas: float | jax.Array = 3.0) -> jax.Array:
-    """DSAC-T's critic loss for one member (REFERENCE.md), a scalar.
+    """DSAC-T's critic loss for one member (the paper's Eq. with variance-based scaling), a scalar.
 
     ``q, std, y_q, y_z: [B]``; ``sigma_bar``: scalar running std. Its gradient
     moves ``q`` toward ``y_q`` and ``std`` toward ``|q - y_z_b|`` in RMS, with
@@ -84,7 +103,7 @@ def dsac_t_huber_ratio_loss(q: jax.Array, std: jax.Array, y_q: jax.Array, y_z: j
 
 
 @dataclasses.dataclass(frozen=True)
-class GaussianCritic:
+class GaussianCritic(EnsembleCritic):
     """``num_critics`` Gaussian return distributions ``N(Q_i, sigma_i^2)`` trained with DSAC-T's loss.
 
     Float fields may be traced config leaves.
@@ -92,7 +111,6 @@ class GaussianCritic:
 
     hidden_sizes: tuple[int, ...] = (256, 256, 256)
     activation: str = "gelu"
-    num_critics: int = 2
     std_floor: float | jax.Array = 1e-4
     eps: float | jax.Array = 0.1
     bound_sigmas: float | jax.Array = 3.0
@@ -101,12 +119,7 @@ class GaussianCritic:
     huber_ratio: bool = False
     huber_delta: float | jax.Array = 50.0
 
-    @property
-    def _net(self) -> EnsembleMLP:
-        return EnsembleMLP(self.num_critics, self.hidden_sizes, 2, self.activation)
-
-    def init(self, key: jax.Array, obs_size: int, action_size: int) -> Params:
-        return self._net.init(key, jnp.zeros((1, obs_size + action_size), jnp.float32))
+    out_size = 2
 
     def init_state(self) -> dict[str, jax.Array]:
         return {"sigma_bar": jnp.zeros((self.num_critics,), jnp.float32),
@@ -114,7 +127,7 @@ class GaussianCritic:
 
     def mean_and_std(self, params: Params, obs: jax.Array, action: jax.Array) -> tuple[jax.Array, jax.Array]:
         """Each member's mean and std: two ``[num_critics, B]`` arrays."""
-        out = self._net.apply(params, jnp.concatenate([obs, action], axis=-1))
+        out = self.outputs(params, obs, action)
         return out[..., 0], jax.nn.softplus(out[..., 1]) + self.std_floor
 
     def q_value(self, params: Params, obs: jax.Array, action: jax.Array) -> jax.Array:

@@ -11,14 +11,29 @@ quantile Huber loss.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from rljax.critics.q import TD, EnsembleMLP, soft_td_target
+from rljax.config import ConfigBase, config_dataclass, leaf, non_negative_int, positive, static
+from rljax.critics.base import TD, EnsembleCritic, Params, soft_td_target
 
-Params = Any
+
+@config_dataclass
+class QuantileCriticSettings(ConfigBase):
+    """Settings of the quantile critic (``critic="quantile"``; QR, TQC truncation)."""
+
+    num_quantiles: int = static(25, check=positive)
+    """Quantiles per member, at the midpoints (i + 0.5) / N."""
+    drop_per_critic: int = static(2, check=non_negative_int)
+    """TQC: the largest drop_per_critic * num_critics pooled target atoms are dropped."""
+    kappa: float = leaf(1.0, check=positive)
+    """Threshold of the quantile Huber loss."""
+
+    def _check_consistency(self) -> None:
+        if self.drop_per_critic >= self.num_quantiles:
+            raise ValueError(f"{type(self).__qualname__}.drop_per_critic={self.drop_per_critic}: must be < "
+                             f"num_quantiles ({self.num_quantiles})")
 
 
 def quantile_midpoints(num_quantiles: int) -> jax.Array:
@@ -41,12 +56,9 @@ def quantile_huber_loss(pred: jax.Array, target: jax.Array, taus: jax.Array,
 
 
 @dataclasses.dataclass(frozen=True)
-class QuantileCritic:
+class QuantileCritic(EnsembleCritic):
     """``num_critics x num_quantiles`` return quantiles; the actor maximises their mean (TQC)."""
 
-    hidden_sizes: tuple[int, ...] = (256, 256)
-    activation: str = "relu"
-    num_critics: int = 2
     num_quantiles: int = 25
     drop_per_critic: int = 2
     kappa: float | jax.Array = 1.0
@@ -57,18 +69,12 @@ class QuantileCritic:
                              f"[0, num_quantiles={self.num_quantiles})")
 
     @property
-    def _net(self) -> EnsembleMLP:
-        return EnsembleMLP(self.num_critics, self.hidden_sizes, self.num_quantiles, self.activation)
-
-    def init(self, key: jax.Array, obs_size: int, action_size: int) -> Params:
-        return self._net.init(key, jnp.zeros((1, obs_size + action_size), jnp.float32))
-
-    def init_state(self) -> dict[str, jax.Array]:
-        return {}
+    def out_size(self) -> int:
+        return self.num_quantiles
 
     def quantiles(self, params: Params, obs: jax.Array, action: jax.Array) -> jax.Array:
         """``[num_critics, B, num_quantiles]``."""
-        return self._net.apply(params, jnp.concatenate([obs, action], axis=-1))
+        return self.outputs(params, obs, action)
 
     def q_value(self, params: Params, obs: jax.Array, action: jax.Array) -> jax.Array:
         """Mean of all quantiles of all members: ``[B]``."""

@@ -1,4 +1,4 @@
-"""State-value critic ``V(obs)``."""
+"""State-value critic ``V(obs)`` (a :class:`rljax.critics.base.ValueHead`)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
-"""Policy heads behind one interface (see :mod:`rljax.policies.base`)."""
+"""Policy heads behind one contract (:mod:`rljax.policies.base`), chosen by name
+through one registry (:mod:`rljax.policies.registry`)."""
 
+from rljax.policies import registry
 from rljax.policies.base import PolicyHead
-from rljax.policies.categorical import CategoricalHead
-from rljax.policies.gaussian import GaussianHead
+from rljax.policies.categorical import CategoricalHead, CategoricalSettings
+from rljax.policies.gaussian import GaussianHead, GaussianSettings
+from rljax.policies.tanh_gaussian import TanhGaussianHead, TanhGaussianSettings
 
-__all__ = ["PolicyHead", "CategoricalHead", "GaussianHead"]
-from rljax.policies.tanh_gaussian import TanhGaussianHead  # noqa: E402
-
-__all__ += ["TanhGaussianHead"]
+__all__ = ["PolicyHead", "registry", "CategoricalHead", "CategoricalSettings", "GaussianHead", "GaussianSettings",
+           "TanhGaussianHead", "TanhGaussianSettings"]

@@ -1,38 +1,68 @@
-"""The policy-head interface shared by every agent.
+"""The policy-head contract every agent relies on.
 
-A head is a frozen dataclass of pure functions over flax params:
+A head is a frozen dataclass of pure functions over flax params. Shapes:
+``obs [..., obs_size]``; continuous actions ``[..., action_size]`` (float),
+discrete actions ``[...]`` (int32 indices).
 
 - ``init(key, obs_size) -> params``
-- ``sample(params, obs, key) -> (action, aux)``: ``obs [..., obs_size]``,
-  ``action [..., action_size]`` (``[...]`` int32 for discrete heads); ``aux``
-  is a dict of arrays stored with the rollout (e.g. the behaviour log-prob).
-- ``log_likelihood(params, obs, action, aux) -> [...]``: the (surrogate)
-  log-likelihood, so PPO's ratio is ``exp(new - old)`` whatever the head.
-- ``entropy(params, obs) -> [...]`` (heads without a closed form return an
-  estimate or zeros and say so).
+- ``sample(params, obs, key) -> (action, aux)``: ``aux`` is a dict of arrays
+  (leading axes ``[...]``) holding what is needed to re-score this action
+  later: noise draws, a denoising chain. Heads whose log-likelihood is a
+  closed function of ``(obs, action)`` return ``{}``. Agents store ``aux``
+  with the rollout and never look inside it.
+- ``log_likelihood(params, obs, action, aux) -> [...]`` or ``[..., K]``: the
+  (surrogate) log-likelihood of ``action`` under ``params``. A trailing axis
+  carries one term per step of a generative chain (K denoising steps); PPO
+  clips each term of ``exp(new - old)`` and broadcasts advantages over it.
+  Exact heads (Gaussian, categorical) return ``[...]``. For reparameterised
+  heads this is differentiable in ``params`` through ``aux`` as well.
+- ``sample_and_log_likelihood(params, obs, key) -> (action, aux, [...])``:
+  ``sample`` and the ``log_likelihood`` of its action from one network pass
+  (what reparameterised off-policy actors call).
+- ``entropy(params, obs, key) -> [...]``: the closed form where one exists
+  (``entropy_kind == "exact"``; ``key`` unused), a Monte-Carlo estimate
+  (``"estimate"``; agents log it as ``entropy_estimate``), or not available
+  (``"none"``; the method raises and agents log no entropy and refuse an
+  entropy bonus).
 - ``mode(params, obs) -> action``: the deterministic action.
+
+Class attributes: ``discrete`` (actions are indices), ``reparameterized``
+(``sample`` is differentiable in ``params``: what off-policy actors need),
+``entropy_kind``.
+
+A head is built by :func:`rljax.policies.registry.make` from its name, the
+env's action size, the torso (hidden sizes, activation) and its settings (a
+small config of its own, e.g. :class:`rljax.policies.gaussian.GaussianSettings`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import jax
 
 Params = Any
 Aux = dict[str, jax.Array]
+EntropyKind = Literal["exact", "estimate", "none"]
 
 
+@runtime_checkable
 class PolicyHead(Protocol):
     action_size: int
     discrete: bool
+    reparameterized: bool
+    entropy_kind: EntropyKind
 
     def init(self, key: jax.Array, obs_size: int) -> Params: ...
 
     def sample(self, params: Params, obs: jax.Array, key: jax.Array) -> tuple[jax.Array, Aux]: ...
 
+    def sample_and_log_likelihood(self, params: Params, obs: jax.Array,
+                                  key: jax.Array) -> tuple[jax.Array, Aux, jax.Array]: ...
+
     def log_likelihood(self, params: Params, obs: jax.Array, action: jax.Array, aux: Aux) -> jax.Array: ...
 
-    def entropy(self, params: Params, obs: jax.Array) -> jax.Array: ...
+    def entropy(self, params: Params, obs: jax.Array, key: jax.Array | None = None) -> jax.Array: ...
 
     def mode(self, params: Params, obs: jax.Array) -> jax.Array: ...
+

@@ -2,22 +2,35 @@
 SAC and DSAC-T.
 
 ``a = tanh(u)``, ``u ~ N(mu(obs), diag(sigma(obs)^2))``, with
-``log pi(a) = log N(u) - sum_i log(1 - tanh(u_i)^2)``. distrax's ``Tanh``
-bijector computes the log-det in the stable form
-``2 * (log 2 - u - softplus(-2 u))`` (no ``log(1 - a^2)`` that underflows
-at saturated actions), which is the form SAC's paper recommends.
+``log pi(a) = log N(u) - sum_i log(1 - tanh(u_i)^2)``, the log-det in the
+stable form ``2 * (log 2 - u - softplus(-2 u))`` (no ``log(1 - a^2)`` that
+underflows at saturated actions), which is the form SAC's paper recommends.
+``aux`` keeps the pre-squash ``u``, so re-scoring a sampled action never
+inverts ``tanh`` (``atanh`` of a saturated action is inexact in float32).
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+import chex
 import distrax
 import jax
 import jax.numpy as jnp
 
+from rljax.config import ConfigBase, config_dataclass, leaf
 from rljax.nets import MLP
 from rljax.policies.base import Aux, Params
+
+
+@config_dataclass
+class TanhGaussianSettings(ConfigBase):
+    """Settings of the tanh-Gaussian policy head (``policy="tanh_gaussian"``)."""
+
+    log_std_min: float = leaf(-20.0)
+    """Lower clamp of the pre-squash log-std (SAC: -20)."""
+    log_std_max: float = leaf(2.0)
+    """Upper clamp of the pre-squash log-std (SAC: 2; DSAC-T: 0.5)."""
 
 
 def tanh_log_det_jacobian(u: jax.Array) -> jax.Array:
@@ -30,9 +43,9 @@ class TanhGaussianHead:
     """``obs [..., obs_size] -> action [..., action_size]`` in ``(-1, 1)``.
 
     The network outputs the pre-squash mean and log-std; the log-std is
-    clamped to ``[log_std_min, log_std_max]`` (SAC: [-20, 2]; DSAC-T:
-    [-20, 0.5]) so the policy can neither collapse numerically nor explode.
-    The bounds may be traced values (sweepable config leaves).
+    clamped to ``[log_std_min, log_std_max]`` so the policy can neither
+    collapse numerically nor explode. The bounds may be traced values
+    (sweepable config leaves).
     """
 
     action_size: int
@@ -40,7 +53,9 @@ class TanhGaussianHead:
     activation: str = "relu"
     log_std_min: float | jax.Array = -20.0
     log_std_max: float | jax.Array = 2.0
-    discrete: bool = dataclasses.field(default=False, init=False)
+    discrete = False
+    reparameterized = True
+    entropy_kind = "estimate"
 
     @property
     def _net(self) -> MLP:
@@ -49,32 +64,46 @@ class TanhGaussianHead:
     def init(self, key: jax.Array, obs_size: int) -> Params:
         return self._net.init(key, jnp.zeros((1, obs_size), jnp.float32))
 
+    def _base(self, params: Params, obs: jax.Array) -> distrax.MultivariateNormalDiag:
+        mean, log_std = self.mean_and_log_std(params, obs)
+        return distrax.MultivariateNormalDiag(mean, jnp.exp(log_std))
+
     def mean_and_log_std(self, params: Params, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
         """Pre-squash mean and clamped log-std, each ``[..., action_size]``."""
         mean, log_std = jnp.split(self._net.apply(params, obs), 2, axis=-1)
         return mean, jnp.clip(log_std, self.log_std_min, self.log_std_max)
 
-    def distribution(self, params: Params, obs: jax.Array) -> distrax.Transformed:
-        mean, log_std = self.mean_and_log_std(params, obs)
-        base = distrax.MultivariateNormalDiag(mean, jnp.exp(log_std))
-        # Block makes the elementwise Tanh act on the event axis, so log-dets sum over it.
-        return distrax.Transformed(base, distrax.Block(distrax.Tanh(), ndims=1))
+    @staticmethod
+    def _squashed_log_prob(base: distrax.MultivariateNormalDiag, u: jax.Array) -> jax.Array:
+        return base.log_prob(u) - jnp.sum(tanh_log_det_jacobian(u), axis=-1)
 
     def sample(self, params: Params, obs: jax.Array, key: jax.Array) -> tuple[jax.Array, Aux]:
-        """Reparameterised ``(action [..., A], {"log_prob": [...]})``; differentiable in ``params``."""
-        action, log_prob = self.distribution(params, obs).sample_and_log_prob(seed=key)
-        return action, {"log_prob": log_prob}
+        """Reparameterised ``action [..., A]`` and ``{"pre_tanh": u [..., A]}``; differentiable in ``params``."""
+        u = self._base(params, obs).sample(seed=key)
+        return jnp.tanh(u), {"pre_tanh": u}
+
+    def sample_and_log_likelihood(self, params: Params, obs: jax.Array,
+                                  key: jax.Array) -> tuple[jax.Array, Aux, jax.Array]:
+        """``sample`` and the ``log_likelihood`` of its action (``[...]``) from one network pass."""
+        base = self._base(params, obs)
+        u = base.sample(seed=key)
+        return jnp.tanh(u), {"pre_tanh": u}, self._squashed_log_prob(base, u)
 
     def log_likelihood(self, params: Params, obs: jax.Array, action: jax.Array, aux: Aux) -> jax.Array:
-        """Exact ``log pi(action | obs)``; actions are pulled inside ``(-1, 1)`` so ``atanh`` stays finite."""
-        del aux
-        action = jnp.clip(action, -1.0 + 1e-6, 1.0 - 1e-6)
-        return self.distribution(params, obs).log_prob(action)
+        """Exact ``log pi(action | obs)``: ``[...]``. Uses ``aux["pre_tanh"]`` when the action came from
+        ``sample``; otherwise inverts ``tanh`` on the action pulled inside ``(-1, 1)``."""
+        chex.assert_axis_dimension(action, -1, self.action_size)
+        if "pre_tanh" in aux:
+            u = aux["pre_tanh"]
+        else:
+            u = jnp.arctanh(jnp.clip(action, -1.0 + 1e-6, 1.0 - 1e-6))
+        return self._squashed_log_prob(self._base(params, obs), u)
 
     def entropy(self, params: Params, obs: jax.Array, key: jax.Array | None = None) -> jax.Array:
-        """Single-sample Monte-Carlo entropy estimate ``-log pi(a)``, ``a ~ pi`` (no closed form)."""
-        key = jax.random.key(0) if key is None else key
-        return -self.sample(params, obs, key)[1]["log_prob"]
+        """Single-sample Monte-Carlo estimate ``-log pi(a)``, ``a ~ pi`` (no closed form): ``[...]``."""
+        if key is None:
+            raise ValueError("TanhGaussianHead.entropy is a Monte-Carlo estimate: pass a key")
+        return -self.sample_and_log_likelihood(params, obs, key)[2]
 
     def mode(self, params: Params, obs: jax.Array) -> jax.Array:
         """The deterministic action ``tanh(mean)``."""

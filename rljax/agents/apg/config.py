@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
-from brax.envs.base import Env
 
-import envs as envs_lib
-from rljax.config import ConfigBase, config_dataclass, leaf, one_of, positive, positive_sizes, static
+from rljax import env as env_lib
+from rljax.config import (
+    ConfigBase,
+    config_dataclass,
+    leaf,
+    one_of,
+    positive,
+    positive_sizes,
+    static,
+    valid_episode_length,
+)
+from rljax.env import Env
 from rljax.nets import ACTIVATIONS
 
 
@@ -38,8 +47,7 @@ class Config(ConfigBase):
     activation: str = static("tanh", check=one_of(*ACTIVATIONS))
     normalize_observations: bool = static(True, check=one_of(True, False))
     desync_episodes: bool = static(True, check=one_of(True, False))
-    episode_length: int | None = static(None, check=lambda v: None if v is None or (isinstance(v, int) and v > 0)
-                                        else "must be None (the env's own limit) or a positive int")
+    episode_length: int | None = static(None, check=valid_episode_length)
 
     learning_rate: float = leaf(1e-3, check=positive)
     max_grad_norm: float = leaf(1.0, check=positive)
@@ -63,6 +71,6 @@ class Config(ConfigBase):
                 f"= {self.batch_size} (one update)")
 
     def check_env(self, env: Env) -> None:
-        if envs_lib.is_discrete(env):
+        if env_lib.is_discrete(env):
             raise ValueError("apg needs continuous actions and a differentiable env; "
                              f"{type(env).__name__} has discrete actions")

@@ -7,18 +7,16 @@ from typing import Any
 from rljax.agents.apg.config import Config
 
 PRESETS: dict[str, Config] = {
-    # Gradients through the contact solver; reaches PPO's final return with
-    # ~16x fewer env steps (experiments/apg.py). Episodes start in step: with
-    # desynchronised starts (2 seeds) the return reached PPO's level by 33k
-    # steps as well but fell from -7 to -58 over the last 50k, while in-step
-    # starts held at -8.
+    # Gradients through the contact solver (experiments/apg.py). Episodes start
+    # in step: every window then sees the same phase of the task, which kept
+    # late training stable where desynchronised starts let the return drift.
     "contact/push": Config(total_steps=131_072, num_envs=8, horizon=32, learning_rate=3e-3, init_scale=1.0,
                            max_grad_norm=1.0, desync_episodes=False),
     # Gradients through brax's spring pipeline (backend="spring", see ENV_KWARGS).
-    # A 64-step window (1.28 s of physics) sees the arm arrive: the tip needs
-    # ~20 steps at full torque to cross the target disk. At 262k steps, lr 1e-3,
-    # 2 seeds: eval -121 with 32-step windows, -89 with 64; with 128 one seed
-    # diverged (-337). lr 3e-4 over 1e-3 (4 seeds): -111 vs -120, steadier curves.
+    # A 64-step window (1.28 s of physics) sees the arm arrive (the tip needs
+    # ~20 steps at full torque to cross the target disk); longer windows make
+    # gradients explode through the chaotic arm dynamics. lr 3e-4 keeps the
+    # curves steady.
     "brax/reacher": Config(total_steps=262_144, num_envs=16, horizon=64, learning_rate=3e-4),
 }
 

@@ -19,13 +19,12 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import optax
-from brax.envs.base import Env, State
 from flax import struct
 
-import envs as envs_lib
-from envs.wrappers import default_episode_length
+from rljax import env as env_lib
 from rljax import running_stats
 from rljax.agents.apg.config import Config
+from rljax.env import Env, State
 from rljax.nets import MLP
 from rljax.training import Result, train_with, tree_all_finite
 
@@ -59,13 +58,13 @@ def _optimizer(cfg: Config) -> optax.GradientTransformation:
 
 
 def _training_env(env: Env, cfg: Config) -> Env:
-    return envs_lib.wrap_for_training(env, cfg.num_envs, cfg.episode_length)
+    return env_lib.wrap_for_training(env, cfg.num_envs, cfg.episode_length)
 
 
 def init(env: Env, cfg: Config, key: jax.Array) -> TrainState:
     """Policy network (output layer scaled by ``init_scale``), Adam, normaliser, reset envs."""
     Config.check_args(env, cfg)
-    obs_size = envs_lib.observation_size(env)
+    obs_size = env_lib.observation_size(env)
     net_key, env_key, phase_key, key = jax.random.split(key, 4)
     params = _network(env, cfg).init(net_key, jnp.zeros((obs_size,), jnp.float32))
     # Scale the last layer so the initial policy is gentle (a leaf: sweepable).
@@ -74,7 +73,7 @@ def init(env: Env, cfg: Config, key: jax.Array) -> TrainState:
         lambda path, x: x * cfg.init_scale if path[1].key == last else x, params)
     env_state = _training_env(env, cfg).reset(env_key)
     if cfg.desync_episodes:
-        length = cfg.episode_length or default_episode_length(env)
+        length = cfg.episode_length or env_lib.episode_length(env)
         steps = jax.random.randint(phase_key, (cfg.num_envs,), 0, length, jnp.int32)
         env_state = env_state.replace(info={**env_state.info, "steps": steps})
     return TrainState(params=params, opt_state=_optimizer(cfg).init(params), obs_stats=running_stats.init(obs_size),

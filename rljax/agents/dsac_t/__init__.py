@@ -11,10 +11,11 @@ variance-based gradient adjustment), the delayed updates and the defaults
     result = jax.jit(agents.dsac_t.train, static_argnums=0)(env, cfg, key)
 """
 
+from rljax.agents.dsac_t import presets
 from rljax.agents.dsac_t.config import Config
-from rljax.agents.sac.train import TrainState, init, make_heads, make_policy, policy_params, train, update
+from rljax.agents.sac.train import TrainState, init, make_parts, make_policy, policy_params, train, update
 from rljax.critics.gaussian import dsac_t_huber_ratio_loss, dsac_t_loss
 from rljax.training import Result
 
-__all__ = ["Config", "Result", "TrainState", "init", "update", "train", "make_policy", "make_heads",
+__all__ = ["Config", "Result", "TrainState", "presets", "init", "update", "train", "make_policy", "make_parts",
            "policy_params", "dsac_t_loss", "dsac_t_huber_ratio_loss"]

@@ -5,16 +5,18 @@ from __future__ import annotations
 import math
 
 from rljax.agents.sac.config import Config as SACConfig
-from rljax.config import config_dataclass, leaf, one_of, positive, positive_sizes, static
+from rljax.agents.sac.entropy import TemperatureSettings
+from rljax.config import config_dataclass, group, leaf, one_of, positive, positive_sizes, static
 from rljax.nets import ACTIVATIONS
+from rljax.policies.tanh_gaussian import TanhGaussianSettings
 
 
 @config_dataclass
 class Config(SACConfig):
     """DSAC-T (Duan et al.) over SAC's loop: twin Gaussian distributional critic
-    with DSAC-T's loss (``critic="gaussian"``), next actions from a Polyak
-    target policy, and policy / temperature / target updates every
-    ``policy_delay = 2`` critic updates.
+    with DSAC-T's loss (``critic="gaussian"``, settings in ``gaussian``), next
+    actions from a Polyak target policy, and policy / temperature / target
+    updates every ``policy_delay = 2`` critic updates.
 
     Defaults are the reference's: 3x256 GELU MLPs, Adam 1e-4 (Q and policy),
     initial alpha e (log-alpha 1, as the reference repo), gamma 0.99, batch
@@ -23,26 +25,35 @@ class Config(SACConfig):
     3e-3, not the reference's 3e-4. Adam moves log-alpha by about its rate per
     update whatever the reward scale, so at 3e-4 alpha needs ~15k temperature
     updates to cross the two decades that rewards scaled by 0.1 call for from
-    alpha = e; the reference's 1.5M-step runs have them, a 3e4-step run (7k
-    delayed temperature updates) does not, and DSAC-T's reward-scale
-    robustness then fails on the temperature, not the critic. At 3e-3 alpha
-    reaches its equilibrium within ~2k updates at any of the scales tested
-    (x0.1, x1, x10); pass ``alpha_learning_rate=3e-4`` for the reference's. ``unroll_length`` defaults to 2
-    so each update makes a whole number of delayed groups at one gradient step
-    per env step. ``huber_ratio_loss=True`` selects the reference repository's
-    newer Huber-ratio critic loss.
+    alpha = e; at 3e-3 it reaches its equilibrium within ~2k updates at every
+    scale tested. ``temperature.learning_rate=3e-4`` restores the reference.
+    ``unroll_length`` defaults to 2 so each update makes a whole number of
+    delayed groups at one gradient step per env step.
+    ``gaussian.huber_ratio=True`` selects the reference repository's newer
+    Huber-ratio critic loss.
     """
 
     unroll_length: int = static(2, check=positive)
+    """Steps per env per update (2: one delayed group per update at utd 1)."""
     policy_hidden_sizes: tuple[int, ...] = static((256, 256, 256), check=positive_sizes)
+    """Hidden layer widths of the actor."""
     critic_hidden_sizes: tuple[int, ...] = static((256, 256, 256), check=positive_sizes)
+    """Hidden layer widths of each critic."""
     activation: str = static("gelu", check=one_of(*ACTIVATIONS))
+    """Activation of actor and critics."""
     critic: str = static("gaussian", check=one_of("gaussian"))
+    """DSAC-T's twin Gaussian distributional critic (settings in ``gaussian``)."""
     policy_delay: int = static(2, check=positive)
+    """Critic steps per actor / temperature / target step."""
     target_policy: bool = static(True, check=one_of(True, False))
+    """Next actions come from a Polyak-averaged target policy."""
 
     actor_learning_rate: float = leaf(1e-4, check=positive)
+    """Adam rate of the actor."""
     critic_learning_rate: float = leaf(1e-4, check=positive)
-    alpha_learning_rate: float = leaf(3e-3, check=positive)  # reference: 3e-4 (see above)
-    init_alpha: float = leaf(math.e, check=positive)
-    log_std_max: float = leaf(0.5)
+    """Adam rate of the critics."""
+
+    tanh_gaussian: TanhGaussianSettings = group(TanhGaussianSettings(log_std_max=0.5))
+    """Settings of the tanh_gaussian policy head (log-std in [-20, 0.5])."""
+    temperature: TemperatureSettings = group(TemperatureSettings(init=math.e, learning_rate=3e-3))
+    """Temperature: initial alpha e; Adam rate 3e-3 (reference 3e-4, see above)."""

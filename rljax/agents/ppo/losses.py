@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import chex
 import jax
 import jax.numpy as jnp
 
-from rljax.critics.value import ValueCritic
+from rljax.critics.base import ValueHead
 from rljax.policies.base import PolicyHead
 
 
 def clipped_surrogate(log_ratio: jax.Array, advantages: jax.Array, clip_epsilon: float | jax.Array) -> jax.Array:
-    """``-mean(min(r A, clip(r, 1-eps, 1+eps) A))`` with ``r = exp(log_ratio)``."""
+    """``-mean(min(r A, clip(r, 1-eps, 1+eps) A))`` with ``r = exp(log_ratio)``.
+
+    ``log_ratio [B]`` or ``[B, K]`` (one term per step of a generative chain);
+    ``advantages [B]`` are broadcast over ``K`` so each term is clipped on its
+    own; ``clip_epsilon`` is a scalar or ``[K]`` (a schedule over steps).
+    """
+    chex.assert_rank(advantages, 1)
+    chex.assert_equal_shape_prefix([log_ratio, advantages], 1)
+    advantages = advantages.reshape(advantages.shape + (1,) * (log_ratio.ndim - 1))
     ratio = jnp.exp(log_ratio)
     unclipped = ratio * advantages
     clipped = jnp.clip(ratio, 1.0 - clip_epsilon, 1.0 + clip_epsilon) * advantages
@@ -23,12 +32,16 @@ def normalize_advantages(advantages: jax.Array) -> jax.Array:
     return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
 
-def ppo_loss(params: dict[str, Any], batch: dict[str, Any], cfg: Any, head: PolicyHead,
-             critic: ValueCritic) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """Total PPO loss on a minibatch (flat ``[B, ...]`` arrays in ``batch``)."""
+def ppo_loss(params: dict[str, Any], batch: dict[str, Any], cfg: Any, head: PolicyHead, critic: ValueHead,
+             key: jax.Array | None = None) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Total PPO loss on a minibatch (flat ``[B, ...]`` arrays in ``batch``).
+
+    ``batch["log_likelihood"]`` is the behaviour policy's, ``[B]`` or
+    ``[B, K]``. ``key`` is needed only by heads whose entropy is an estimate.
+    """
     obs = batch["obs"]
     log_likelihood = head.log_likelihood(params["policy"], obs, batch["action"], batch["aux"])
-    log_ratio = log_likelihood - batch["aux"]["log_prob"]
+    log_ratio = log_likelihood - batch["log_likelihood"]
     advantages = normalize_advantages(batch["advantages"])
     policy_loss = clipped_surrogate(log_ratio, advantages, cfg.clip_epsilon)
 
@@ -39,15 +52,17 @@ def ppo_loss(params: dict[str, Any], batch: dict[str, Any], cfg: Any, head: Poli
         value_error = jnp.maximum(value_error, jnp.square(clipped_values - batch["returns"]))
     value_loss = 0.5 * jnp.mean(value_error)
 
-    entropy = jnp.mean(head.entropy(params["policy"], obs))
-    total = policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy
+    total = policy_loss + cfg.value_coef * value_loss
     ratio = jnp.exp(log_ratio)
     metrics = {
         "policy_loss": policy_loss,
         "value_loss": value_loss,
-        "entropy": entropy,
-        # The low-variance KL estimator (r - 1) - log r.
+        # The low-variance KL estimator (r - 1) - log r, over every term.
         "approx_kl": jnp.mean((ratio - 1.0) - log_ratio),
         "clip_fraction": jnp.mean(jnp.abs(ratio - 1.0) > cfg.clip_epsilon),
     }
+    if head.entropy_kind != "none":
+        entropy = jnp.mean(head.entropy(params["policy"], obs, key))
+        total = total - cfg.entropy_coef * entropy
+        metrics["entropy" if head.entropy_kind == "exact" else "entropy_estimate"] = entropy
     return total, metrics

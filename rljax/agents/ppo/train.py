@@ -12,15 +12,15 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import optax
-from brax.envs.base import Env, State
 from flax import struct
 
-import envs as envs_lib
+from rljax import env as env_lib
 from rljax import running_stats
 from rljax.agents.ppo.config import Config
 from rljax.agents.ppo.losses import ppo_loss
 from rljax.critics.value import ValueCritic
-from rljax.policies import CategoricalHead, GaussianHead
+from rljax.env import Env, State
+from rljax.policies import registry as policies
 from rljax.policies.base import PolicyHead
 from rljax.returns import gae
 from rljax.training import Result, train_with, tree_all_finite
@@ -37,16 +37,15 @@ class TrainState:
 
 
 def make_heads(env: Env, cfg: Config) -> tuple[PolicyHead, ValueCritic]:
-    """The policy head for the env's action space and the value critic."""
-    if envs_lib.is_discrete(env):
-        head = CategoricalHead(env.action_size, cfg.policy_hidden_sizes, cfg.activation)
-    else:
-        head = GaussianHead(env.action_size, cfg.policy_hidden_sizes, cfg.activation, cfg.init_log_std)
+    """The policy head ``cfg.policy`` (with its settings group) and the value critic."""
+    name = cfg.policy_head_name(env)
+    head = policies.make(name, action_size=env.action_size, hidden_sizes=cfg.policy_hidden_sizes,
+                         activation=cfg.activation, settings=policies.settings_of(cfg, name))
     return head, ValueCritic(cfg.value_hidden_sizes, cfg.activation)
 
 
 def _training_env(env: Env, cfg: Config) -> Env:
-    return envs_lib.wrap_for_training(env, cfg.num_envs, cfg.episode_length)
+    return env_lib.wrap_for_training(env, cfg.num_envs, cfg.episode_length)
 
 
 def _optimizer(cfg: Config) -> optax.GradientTransformation:
@@ -62,7 +61,7 @@ def init(env: Env, cfg: Config, key: jax.Array) -> TrainState:
     """Networks, optimizer, normaliser and ``num_envs`` freshly reset envs."""
     Config.check_args(env, cfg)
     head, critic = make_heads(env, cfg)
-    obs_size = envs_lib.observation_size(env)
+    obs_size = env_lib.observation_size(env)
     policy_key, value_key, env_key, key = jax.random.split(key, 4)
     params = {"policy": head.init(policy_key, obs_size), "value": critic.init(value_key, obs_size)}
     return TrainState(
@@ -114,17 +113,21 @@ def update(env: Env, cfg: Config, state: TrainState) -> tuple[TrainState, dict[s
     key, rollout_key, shuffle_key = jax.random.split(state.key, 3)
     env_state, traj = _rollout(env, cfg, head, state, rollout_key)
 
+    # The behaviour log-likelihood is scored here, in one batched pass at the
+    # rollout's params, from what the head stored in ``aux``.
+    log_likelihood = head.log_likelihood(state.params["policy"], traj["obs"], traj["action"], traj["aux"])
     values = critic.value(state.params["value"], traj["obs"])
     next_values = critic.value(state.params["value"], traj["next_obs"])
     advantages, returns = gae(traj["reward"] * cfg.reward_scale, values, next_values, traj["done"],
                               traj["truncation"], cfg.gamma, cfg.gae_lambda)
-    batch = {"obs": traj["obs"], "action": traj["action"], "aux": traj["aux"],
+    batch = {"obs": traj["obs"], "action": traj["action"], "aux": traj["aux"], "log_likelihood": log_likelihood,
              "advantages": advantages, "returns": returns, "values": values}
     batch = jax.tree.map(lambda x: x.reshape((cfg.batch_size,) + x.shape[2:]), batch)
 
-    def minibatch_step(carry, minibatch):
+    def minibatch_step(carry, xs):
         params, opt_state = carry
-        grads, loss_metrics = jax.grad(ppo_loss, has_aux=True)(params, minibatch, cfg, head, critic)
+        minibatch, key = xs
+        grads, loss_metrics = jax.grad(ppo_loss, has_aux=True)(params, minibatch, cfg, head, critic, key)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         loss_metrics["grad_norm"] = optax.global_norm(grads)
@@ -134,7 +137,10 @@ def update(env: Env, cfg: Config, state: TrainState) -> tuple[TrainState, dict[s
         permutation = jax.random.permutation(epoch_key, cfg.batch_size)
         shuffled = jax.tree.map(
             lambda x: x[permutation].reshape((cfg.num_minibatches, cfg.minibatch_size) + x.shape[1:]), batch)
-        return jax.lax.scan(minibatch_step, carry, shuffled)
+        # Keys only for heads whose entropy is a sampled estimate.
+        keys = (jax.random.split(jax.random.fold_in(epoch_key, 1), cfg.num_minibatches)
+                if head.entropy_kind == "estimate" else None)
+        return jax.lax.scan(minibatch_step, carry, (shuffled, keys))
 
     (params, opt_state), loss_metrics = jax.lax.scan(
         epoch, (state.params, state.opt_state), jax.random.split(shuffle_key, cfg.num_epochs))

@@ -2,22 +2,44 @@
 
 from __future__ import annotations
 
-from brax.envs.base import Env
-
-import envs as envs_lib
-from rljax.config import (ConfigBase, config_dataclass, leaf, non_negative, one_of, positive, positive_sizes,
-                          static, unit_interval)
+from rljax import env as env_lib
+from rljax.agents.sac.entropy import REGULATORS, TemperatureSettings
+from rljax.config import (
+    ConfigBase,
+    config_dataclass,
+    group,
+    leaf,
+    non_negative_int,
+    one_of,
+    positive,
+    positive_sizes,
+    static,
+    unit_interval,
+    valid_episode_length,
+)
+from rljax.critics import registry as critics
+from rljax.critics.categorical import C51Settings
+from rljax.critics.gaussian import GaussianCriticSettings
+from rljax.critics.quantile import QuantileCriticSettings
+from rljax.env import Env
 from rljax.nets import ACTIVATIONS
-
-CRITICS = ("twin_q", "gaussian", "quantile", "c51")
-
-
-def _non_negative_int(value) -> str | None:
-    return None if isinstance(value, int) and value >= 0 else "must be an int >= 0"
+from rljax.policies import registry as policies
+from rljax.policies.tanh_gaussian import TanhGaussianSettings
 
 
 def _positive_number(value) -> str | None:
     return None if isinstance(value, (int, float)) and value > 0 else "must be a number > 0"
+
+
+def _registered(registry, kind: str):
+    def check(value) -> str | None:
+        return None if value in registry.names() else f"must be a registered {kind}: {list(registry.names())}"
+
+    return check
+
+
+def _regulator(value) -> str | None:
+    return None if value in REGULATORS else f"must be one of {sorted(REGULATORS)}"
 
 
 @config_dataclass
@@ -31,59 +53,72 @@ class Config(ConfigBase):
     actions. Each ``update`` then takes ``unroll_length`` steps in each of
     ``num_envs`` envs with the current policy and makes
     ``utd_ratio * num_envs * unroll_length`` gradient steps; every
-    ``policy_delay``-th gradient step also updates the actor, the temperature
-    and the target networks.
+    ``policy_delay``-th gradient step also updates the actor, the entropy
+    regulator and the target networks.
 
-    ``critic`` picks the head: ``"twin_q"`` (SAC's twin scalar Q),
-    ``"gaussian"`` (twin Gaussian distributional Q with DSAC-T's loss),
-    ``"quantile"`` (QR / TQC with ``quantiles_to_drop`` per critic), ``"c51"``.
+    Parts are chosen by name, each with its settings in a group of that name:
+    ``policy`` (a reparameterised head; ``tanh_gaussian``), ``critic``
+    (``twin_q``; ``gaussian``: DSAC-T's twin Gaussian distributional critic;
+    ``quantile``: QR / TQC; ``c51``), ``entropy`` (``learned`` / ``fixed``
+    temperature, ``none``; settings in ``temperature``).
     """
 
-    # Environment interaction.
     total_steps: int = static(100_000, check=positive)
+    """Env steps to train for, warm-up included."""
     num_envs: int = static(1, check=positive)
+    """Envs stepped in parallel."""
     unroll_length: int = static(1, check=positive)
+    """Steps per env per update."""
     utd_ratio: float = static(1.0, check=_positive_number)
-    warmup_steps: int = static(10_000, check=_non_negative_int)
-    episode_length: int | None = static(None, check=lambda v: None if v is None or (isinstance(v, int) and v > 0)
-                                        else "must be None (the env's own limit) or a positive int")
-    # Learning structure.
+    """Gradient steps per env step (a structural number: it sets the update's loop length)."""
+    warmup_steps: int = static(10_000, check=non_negative_int)
+    """Uniformly random env steps that prefill the replay before learning."""
+    episode_length: int | None = static(None, check=valid_episode_length)
+    """Time limit; None uses the env's default_episode_length."""
     buffer_size: int = static(1_000_000, check=positive)
+    """Replay capacity in transitions (per seed)."""
     batch_size: int = static(256, check=positive)
+    """Transitions per gradient step."""
+    policy: str = static("tanh_gaussian", check=_registered(policies, "policy head"))
+    """Actor head: a reparameterised continuous policy head."""
     policy_hidden_sizes: tuple[int, ...] = static((256, 256), check=positive_sizes)
+    """Hidden layer widths of the actor."""
+    critic: str = static("twin_q", check=_registered(critics, "critic head"))
+    """Critic head: twin_q, gaussian (DSAC-T), quantile (QR/TQC) or c51."""
     critic_hidden_sizes: tuple[int, ...] = static((256, 256), check=positive_sizes)
-    activation: str = static("relu", check=one_of(*ACTIVATIONS))
-    critic: str = static("twin_q", check=one_of(*CRITICS))
+    """Hidden layer widths of each critic."""
     num_critics: int = static(2, check=positive)
+    """Critic ensemble size."""
+    activation: str = static("relu", check=one_of(*ACTIVATIONS))
+    """Activation of actor and critics."""
     policy_delay: int = static(1, check=positive)
+    """Critic steps per actor / regulator / target step."""
     target_policy: bool = static(False, check=one_of(True, False))
-    auto_alpha: bool = static(True, check=one_of(True, False))
-    num_quantiles: int = static(25, check=positive)
-    quantiles_to_drop: int = static(2, check=_non_negative_int)
-    num_atoms: int = static(51, check=lambda v: None if isinstance(v, int) and v >= 2 else "must be an int >= 2")
-    huber_ratio_loss: bool = static(False, check=one_of(True, False))
+    """Next actions come from a Polyak-averaged target policy (DSAC-T) instead of the policy."""
+    entropy: str = static("learned", check=_regulator)
+    """Entropy regulator: learned (SAC's temperature), fixed alpha, or none."""
 
-    # Float hyperparameters (pytree leaves).
     actor_learning_rate: float = leaf(3e-4, check=positive)
+    """Adam rate of the actor."""
     critic_learning_rate: float = leaf(3e-4, check=positive)
-    alpha_learning_rate: float = leaf(3e-4, check=positive)
+    """Adam rate of the critics."""
     gamma: float = leaf(0.99, check=unit_interval)
+    """Discount."""
     tau: float = leaf(0.005, check=unit_interval)
-    init_alpha: float = leaf(1.0, check=positive)
-    target_entropy_per_dim: float = leaf(-1.0)  # target entropy = this * |A| (SAC: -|A|)
-    log_std_min: float = leaf(-20.0)
-    log_std_max: float = leaf(2.0)
+    """Polyak rate of the target networks."""
     reward_scale: float = leaf(1.0, check=positive)
-    # Distributional heads.
-    std_floor: float = leaf(1e-4, check=non_negative)     # gaussian: sigma = softplus + floor
-    dsac_eps: float = leaf(0.1, check=positive)           # gaussian: the "+ eps" of DSAC-T's loss
-    dsac_bound_sigmas: float = leaf(3.0, check=positive)  # gaussian: target bound, in running stds
-    dsac_sample_clip: float = leaf(3.0, check=positive)   # gaussian: z ~ N(0,1) clipped to +-this
-    dsac_tau_b: float = leaf(0.005, check=unit_interval)  # gaussian: running-std rate
-    huber_delta: float = leaf(50.0, check=positive)       # gaussian with huber_ratio_loss
-    quantile_kappa: float = leaf(1.0, check=positive)     # quantile Huber threshold
-    v_min: float = leaf(-100.0)                           # c51 support
-    v_max: float = leaf(100.0)
+    """Rewards are multiplied by this for learning."""
+
+    tanh_gaussian: TanhGaussianSettings = group(TanhGaussianSettings())
+    """Settings of the tanh_gaussian policy head."""
+    temperature: TemperatureSettings = group(TemperatureSettings())
+    """Settings of the learned / fixed temperature."""
+    gaussian: GaussianCriticSettings = group(GaussianCriticSettings())
+    """Settings of the gaussian (DSAC-T) critic."""
+    quantile: QuantileCriticSettings = group(QuantileCriticSettings())
+    """Settings of the quantile critic."""
+    c51: C51Settings = group(C51Settings())
+    """Settings of the c51 critic."""
 
     @property
     def env_steps_per_update(self) -> int:
@@ -122,13 +157,14 @@ class Config(ConfigBase):
             raise ValueError(
                 f"{name}.total_steps={self.total_steps}: must exceed warmup_steps ({self.warmup_steps}) by at "
                 f"least one update (num_envs * unroll_length = {self.env_steps_per_update} steps)")
-        if self.critic == "quantile" and self.quantiles_to_drop >= self.num_quantiles:
-            raise ValueError(f"{name}.quantiles_to_drop={self.quantiles_to_drop}: must be < num_quantiles "
-                             f"({self.num_quantiles})")
+        spec = policies.get(self.policy)
+        if spec.discrete or not spec.reparameterized:
+            raise ValueError(f"{name}.policy={self.policy!r}: the off-policy actor needs a reparameterised "
+                             f"continuous head")
 
     def check_env(self, env: Env) -> None:
-        """Off-policy actors here are tanh-Gaussian: continuous actions in [-1, 1] only."""
-        if envs_lib.is_discrete(env):
+        """Off-policy actors here act in continuous action spaces only."""
+        if env_lib.is_discrete(env):
             raise ValueError(
                 f"{type(self).__module__}.{type(self).__qualname__}: env {type(env).__name__} has discrete actions; "
                 f"this agent needs a continuous action space (try agents.ppo for discrete envs)")

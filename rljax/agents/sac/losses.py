@@ -13,8 +13,11 @@ import jax.numpy as jnp
 import optax
 
 
-def actor_loss(log_prob: jax.Array, q: jax.Array, alpha: jax.Array) -> jax.Array:
-    """``mean(alpha log pi(a~|s) - Q(s, a~))`` over ``[B]`` reparameterised samples ``a~``."""
+def actor_loss(log_prob: jax.Array | None, q: jax.Array, alpha: jax.Array) -> jax.Array:
+    """``mean(alpha log pi(a~|s) - Q(s, a~))`` over ``[B]`` reparameterised samples ``a~``;
+    ``mean(-Q)`` without log-probabilities (no entropy term)."""
+    if log_prob is None:
+        return -jnp.mean(q)
     return jnp.mean(alpha * log_prob - q)
 
 
@@ -26,4 +29,3 @@ def temperature_loss(log_alpha: jax.Array, log_prob: jax.Array, target_entropy: 
 def polyak(target: Any, online: Any, tau: jax.Array) -> Any:
     """``target <- (1 - tau) target + tau online``, leafwise."""
     return optax.incremental_update(online, target, tau)
-

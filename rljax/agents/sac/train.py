@@ -1,46 +1,51 @@
-"""The shared off-policy loop: SAC, and any preset over it (DSAC-T).
+"""The shared off-policy loop: SAC, and every preset over it (DSAC-T).
 
 One training iteration (``update``) steps ``num_envs`` envs ``unroll_length``
-times with the current tanh-Gaussian policy, writing each transition into a
+times with the current policy, writing each transition into a
 device-resident replay, then makes ``grad_steps_per_update`` gradient steps
 in groups of ``policy_delay``: each group updates the critic ``policy_delay``
-times, then the actor, the temperature and the Polyak targets once. The
-grouping keeps delayed updates free of ``lax.cond`` (which ``vmap`` would
+times, then the actor, the entropy regulator and the Polyak targets once.
+The grouping keeps delayed updates free of ``lax.cond`` (which ``vmap`` would
 turn into computing both branches). ``init`` fills the replay with
 ``warmup_steps`` random actions first. The whole run is ``init`` and a
 ``lax.scan`` of ``update``: one XLA program, vmappable over seeds and
 stacked configs.
+
+The parts are chosen by the Config: the actor head (``policy``), the critic
+head (``critic``, which owns its TD loss) and the entropy regulator
+(``entropy``, :mod:`rljax.agents.sac.entropy`). A new off-policy agent is a
+preset of these, not a copy of this loop.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
-from brax.envs.base import Env, State
 from flax import struct
 
-import envs as envs_lib
+from rljax import env as env_lib
+from rljax.agents.sac import entropy as entropy_lib
 from rljax.agents.sac.config import Config
-from rljax.agents.sac.losses import actor_loss, polyak, temperature_loss
-from rljax.critics.categorical import CategoricalCritic
-from rljax.critics.gaussian import GaussianCritic
-from rljax.critics.q import TwinQCritic
-from rljax.critics.quantile import QuantileCritic
-from rljax.policies.tanh_gaussian import TanhGaussianHead
+from rljax.agents.sac.entropy import ActorSample, EntropyRegulator
+from rljax.agents.sac.losses import actor_loss, polyak
+from rljax.critics import registry as critics
+from rljax.critics.base import CriticHead
+from rljax.env import Env, State
+from rljax.policies import registry as policies
+from rljax.policies.base import PolicyHead
 from rljax.replay import Replay
 from rljax.training import Result, train_with, tree_all_finite
-
-Critic = Any  # TwinQCritic | GaussianCritic | QuantileCritic | CategoricalCritic
 
 
 @struct.dataclass
 class TrainState:
-    params: dict[str, Any]         # {"policy", "critic", "log_alpha"}
+    params: dict[str, Any]         # {"policy", "critic"}
     target_params: dict[str, Any]  # {"critic", "policy"} ("policy" is None unless cfg.target_policy)
-    opt_state: dict[str, Any]      # {"policy", "critic", "alpha"}
+    opt_state: dict[str, Any]      # {"policy", "critic"}
+    entropy: Any                   # the entropy regulator's state (SAC: log-alpha and its Adam state)
     critic_state: dict[str, jax.Array]  # the critic head's running state (DSAC-T's running stds)
     replay: Any
     env_state: State
@@ -48,37 +53,33 @@ class TrainState:
     update_index: jax.Array  # int32 scalar: updates done so far
 
 
-def make_critic(cfg: Config) -> Critic:
-    """The critic head named by ``cfg.critic``, with its constants from ``cfg``."""
-    common = dict(hidden_sizes=cfg.critic_hidden_sizes, activation=cfg.activation, num_critics=cfg.num_critics)
-    if cfg.critic == "twin_q":
-        return TwinQCritic(**common)
-    if cfg.critic == "gaussian":
-        return GaussianCritic(**common, std_floor=cfg.std_floor, eps=cfg.dsac_eps, bound_sigmas=cfg.dsac_bound_sigmas,
-                              sample_clip=cfg.dsac_sample_clip, tau_b=cfg.dsac_tau_b,
-                              huber_ratio=cfg.huber_ratio_loss, huber_delta=cfg.huber_delta)
-    if cfg.critic == "quantile":
-        return QuantileCritic(**common, num_quantiles=cfg.num_quantiles, drop_per_critic=cfg.quantiles_to_drop,
-                              kappa=cfg.quantile_kappa)
-    if cfg.critic == "c51":
-        return CategoricalCritic(**common, num_atoms=cfg.num_atoms, v_min=cfg.v_min, v_max=cfg.v_max)
-    raise ValueError(f"critic={cfg.critic!r}")
+class Parts(NamedTuple):
+    """The pieces a Config selects: actor head, critic head, entropy regulator."""
+
+    head: PolicyHead
+    critic: CriticHead
+    regulator: EntropyRegulator
 
 
-def make_heads(env: Env, cfg: Config) -> tuple[TanhGaussianHead, Critic]:
-    """The tanh-Gaussian actor for ``env``'s actions and the configured critic."""
-    head = TanhGaussianHead(env.action_size, cfg.policy_hidden_sizes, cfg.activation, cfg.log_std_min,
-                            cfg.log_std_max)
-    return head, make_critic(cfg)
+def make_critic(cfg: Config) -> CriticHead:
+    """The critic head named by ``cfg.critic``, with its settings group."""
+    return critics.make(cfg.critic, hidden_sizes=cfg.critic_hidden_sizes, activation=cfg.activation,
+                        num_critics=cfg.num_critics, settings=critics.settings_of(cfg, cfg.critic))
+
+
+def make_parts(env: Env, cfg: Config) -> Parts:
+    """The actor head for ``env``'s actions, the configured critic and entropy regulator."""
+    head = policies.make(cfg.policy, action_size=env.action_size, hidden_sizes=cfg.policy_hidden_sizes,
+                         activation=cfg.activation, settings=policies.settings_of(cfg, cfg.policy))
+    return Parts(head, make_critic(cfg), entropy_lib.make(cfg, env.action_size))
 
 
 def _optimizers(cfg: Config) -> dict[str, optax.GradientTransformation]:
-    return {"policy": optax.adam(cfg.actor_learning_rate), "critic": optax.adam(cfg.critic_learning_rate),
-            "alpha": optax.adam(cfg.alpha_learning_rate)}
+    return {"policy": optax.adam(cfg.actor_learning_rate), "critic": optax.adam(cfg.critic_learning_rate)}
 
 
 def _training_env(env: Env, cfg: Config) -> Env:
-    return envs_lib.wrap_for_training(env, cfg.num_envs, cfg.episode_length)
+    return env_lib.wrap_for_training(env, cfg.num_envs, cfg.episode_length)
 
 
 def _replay(cfg: Config) -> Replay:
@@ -110,19 +111,15 @@ def _collect(env: Env, cfg: Config, env_state: State, replay_state: Any, keys: j
 
 
 def init(env: Env, cfg: Config, key: jax.Array) -> TrainState:
-    """Networks, optimizers, targets, ``num_envs`` reset envs, and a replay prefilled with
-    ``warmup_steps`` uniformly random actions."""
+    """Networks, optimizers, targets, regulator, ``num_envs`` reset envs, and a replay prefilled
+    with ``warmup_steps`` uniformly random actions."""
     Config.check_args(env, cfg)
-    head, critic = make_heads(env, cfg)
-    obs_size, action_size = envs_lib.observation_size(env), env.action_size
+    head, critic, regulator = make_parts(env, cfg)
+    obs_size, action_size = env_lib.observation_size(env), env.action_size
     policy_key, critic_key, env_key, prefill_key, key = jax.random.split(key, 5)
-    params = {"policy": head.init(policy_key, obs_size),
-              "critic": critic.init(critic_key, obs_size, action_size),
-              "log_alpha": jnp.log(jnp.asarray(cfg.init_alpha, jnp.float32))}
+    params = {"policy": head.init(policy_key, obs_size), "critic": critic.init(critic_key, obs_size, action_size)}
     optimizers = _optimizers(cfg)
-    opt_state = {"policy": optimizers["policy"].init(params["policy"]),
-                 "critic": optimizers["critic"].init(params["critic"]),
-                 "alpha": optimizers["alpha"].init(params["log_alpha"])}
+    opt_state = {name: optimizers[name].init(params[name]) for name in ("policy", "critic")}
     target_params = {"critic": params["critic"], "policy": params["policy"] if cfg.target_policy else None}
 
     env_state = _training_env(env, cfg).reset(env_key)
@@ -134,30 +131,52 @@ def init(env: Env, cfg: Config, key: jax.Array) -> TrainState:
 
     env_state, replay_state = _collect(env, cfg, env_state, replay_state,
                                        jax.random.split(prefill_key, cfg.prefill_steps), random_action)
-    return TrainState(params=params, target_params=target_params, opt_state=opt_state,
+    return TrainState(params=params, target_params=target_params, opt_state=opt_state, entropy=regulator.init(),
                       critic_state=critic.init_state(), replay=replay_state, env_state=env_state, key=key,
                       update_index=jnp.zeros((), jnp.int32))
 
 
-def _td_inputs(head: TanhGaussianHead, cfg: Config, state: TrainState, batch: dict[str, jax.Array],
+class UpdateKeys(NamedTuple):
+    """Every random key of one update's gradient phase, drawn together (leading ``[groups]``;
+    the critic's also ``[policy_delay]``)."""
+
+    batch: jax.Array        # replay samples
+    next_action: jax.Array  # next actions of the TD targets
+    critic_loss: jax.Array  # the critic head's own sampling (DSAC-T's return samples)
+    actor: jax.Array        # the actor's reparameterised samples
+    regulator: jax.Array    # the entropy regulator's update
+
+
+def draw_update_keys(cfg: Config, key: jax.Array) -> UpdateKeys:
+    """The keys of ``grad_steps_per_update / policy_delay`` gradient groups."""
+    num_groups, delay = cfg.grad_steps_per_update // cfg.policy_delay, cfg.policy_delay
+    keys = jax.random.split(key, (num_groups, 3 * delay + 2))
+    return UpdateKeys(batch=keys[:, :delay], next_action=keys[:, delay:2 * delay],
+                      critic_loss=keys[:, 2 * delay:3 * delay], actor=keys[:, -2], regulator=keys[:, -1])
+
+
+def _td_inputs(parts: Parts, cfg: Config, state: TrainState, batch: dict[str, jax.Array],
                key: jax.Array) -> dict[str, jax.Array]:
-    """Everything a critic's TD loss needs besides its own params (see ``rljax.critics.q``)."""
+    """Everything a critic's TD loss needs besides its own params (see :mod:`rljax.critics.base`)."""
+    head, _, regulator = parts
     next_policy = state.target_params["policy"] if cfg.target_policy else state.params["policy"]
-    next_action, aux = head.sample(next_policy, batch["next_obs"], key)
+    if regulator.uses_log_prob:
+        next_action, _, next_log_prob = head.sample_and_log_likelihood(next_policy, batch["next_obs"], key)
+    else:
+        next_action = head.sample(next_policy, batch["next_obs"], key)[0]
+        next_log_prob = jnp.zeros(batch["reward"].shape, jnp.float32)
     return jax.lax.stop_gradient({
         "obs": batch["obs"], "action": batch["action"], "reward": batch["reward"] * cfg.reward_scale,
         "discount": cfg.gamma * (1.0 - batch["terminal"]), "next_obs": batch["next_obs"],
-        "next_action": next_action, "next_log_prob": aux["log_prob"], "alpha": jnp.exp(state.params["log_alpha"]),
+        "next_action": next_action, "next_log_prob": next_log_prob, "alpha": regulator.alpha(state.entropy),
     })
 
 
-def critic_step(env: Env, cfg: Config, state: TrainState, batch: dict[str, jax.Array],
-                key: jax.Array) -> tuple[TrainState, dict[str, jax.Array]]:
+def critic_step(parts: Parts, cfg: Config, state: TrainState, batch: dict[str, jax.Array], next_key: jax.Array,
+                loss_key: jax.Array) -> tuple[TrainState, dict[str, jax.Array]]:
     """One gradient step of the critic on ``batch`` (leaves ``[batch_size, ...]``)."""
-    head, critic = make_heads(env, cfg)
-    next_key, loss_key = jax.random.split(key)
-    td = _td_inputs(head, cfg, state, batch, next_key)
-    grad_fn = jax.value_and_grad(critic.loss, has_aux=True)
+    td = _td_inputs(parts, cfg, state, batch, next_key)
+    grad_fn = jax.value_and_grad(parts.critic.loss, has_aux=True)
     (loss, (metrics, critic_state)), grads = grad_fn(state.params["critic"], state.target_params["critic"], td,
                                                      state.critic_state, loss_key)
     updates, opt_critic = _optimizers(cfg)["critic"].update(grads, state.opt_state["critic"])
@@ -167,57 +186,45 @@ def critic_step(env: Env, cfg: Config, state: TrainState, batch: dict[str, jax.A
                          critic_state=critic_state), metrics
 
 
-def actor_step(env: Env, cfg: Config, state: TrainState, obs: jax.Array,
-               key: jax.Array) -> tuple[TrainState, dict[str, jax.Array]]:
-    """Actor, temperature (if ``auto_alpha``) and Polyak target updates on ``obs [batch_size, obs_size]``."""
-    head, critic = make_heads(env, cfg)
-    optimizers = _optimizers(cfg)
-    alpha = jnp.exp(state.params["log_alpha"])
+def actor_step(parts: Parts, cfg: Config, state: TrainState, obs: jax.Array, actor_key: jax.Array,
+               regulator_key: jax.Array) -> tuple[TrainState, dict[str, jax.Array]]:
+    """Actor, entropy-regulator and Polyak target updates on ``obs [batch_size, obs_size]``."""
+    head, critic, regulator = parts
+    alpha = regulator.alpha(state.entropy)
 
     def loss_fn(policy_params):
-        action, aux = head.sample(policy_params, obs, key)
+        if regulator.uses_log_prob:
+            action, _, log_prob = head.sample_and_log_likelihood(policy_params, obs, actor_key)
+        else:
+            action, log_prob = head.sample(policy_params, obs, actor_key)[0], None
         q = critic.q_value(state.params["critic"], obs, action)
-        return actor_loss(aux["log_prob"], q, alpha), aux["log_prob"]
+        return actor_loss(log_prob, q, alpha), ActorSample(obs, action, log_prob)
 
-    (loss, log_prob), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["policy"])
-    updates, opt_policy = optimizers["policy"].update(grads, state.opt_state["policy"])
+    (loss, sample), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["policy"])
+    updates, opt_policy = _optimizers(cfg)["policy"].update(grads, state.opt_state["policy"])
     params = {**state.params, "policy": optax.apply_updates(state.params["policy"], updates)}
-    opt_state = {**state.opt_state, "policy": opt_policy}
-
-    if cfg.auto_alpha:
-        target_entropy = cfg.target_entropy_per_dim * env.action_size
-        alpha_grad = jax.grad(temperature_loss)(state.params["log_alpha"], log_prob, target_entropy)
-        updates, opt_alpha = optimizers["alpha"].update(alpha_grad, state.opt_state["alpha"])
-        params["log_alpha"] = optax.apply_updates(state.params["log_alpha"], updates)
-        opt_state["alpha"] = opt_alpha
+    entropy_state, regulator_metrics = regulator.update(state.entropy, jax.lax.stop_gradient(sample), regulator_key)
 
     target_params = {"critic": polyak(state.target_params["critic"], params["critic"], cfg.tau),
                      "policy": polyak(state.target_params["policy"], params["policy"], cfg.tau)
                      if cfg.target_policy else None}
-    metrics = {"actor_loss": loss, "entropy": -jnp.mean(log_prob), "alpha": alpha,
-               "actor_grad_norm": optax.global_norm(grads)}
-    return state.replace(params=params, opt_state=opt_state, target_params=target_params), metrics
+    metrics = {"actor_loss": loss, "alpha": alpha, "actor_grad_norm": optax.global_norm(grads), **regulator_metrics}
+    if sample.log_prob is not None:  # -log pi of one sample per state: a Monte-Carlo estimate
+        metrics["entropy_estimate"] = -jnp.mean(sample.log_prob)
+    return state.replace(params=params, opt_state={**state.opt_state, "policy": opt_policy},
+                         entropy=entropy_state, target_params=target_params), metrics
 
 
-def _group_batches(cfg: Config, replay_state: Any, key: jax.Array) -> dict[str, jax.Array]:
-    """The ``policy_delay`` critic batches of one gradient group (leaves ``[policy_delay, batch_size, ...]``),
-    drawn with the group's own keys so the sequence matches sampling inside the group."""
-    replay = _replay(cfg)
-    keys = jax.random.split(key, 2 * cfg.policy_delay + 1)
-    return jax.tree.map(lambda *xs: jnp.stack(xs),
-                        *[replay.sample(replay_state, keys[2 * i]) for i in range(cfg.policy_delay)])
-
-
-def _gradient_group(env: Env, cfg: Config, state: TrainState, key: jax.Array, batches: dict[str, jax.Array]):
-    """``policy_delay`` critic steps on ``batches`` (from ``_group_batches(cfg, replay, key)``), then one
-    actor/temperature/target step on the last batch's observations."""
-    keys = jax.random.split(key, 2 * cfg.policy_delay + 1)
+def _gradient_group(parts: Parts, cfg: Config, state: TrainState, batches: dict[str, jax.Array],
+                    keys: UpdateKeys) -> tuple[TrainState, dict[str, jax.Array]]:
+    """``policy_delay`` critic steps on ``batches`` (leaves ``[policy_delay, batch_size, ...]``), then one
+    actor / regulator / target step on the last batch's observations."""
     critic_metrics = []
     for i in range(cfg.policy_delay):  # static and small (DSAC-T: 2)
         batch = jax.tree.map(lambda x: x[i], batches)
-        state, metrics = critic_step(env, cfg, state, batch, keys[2 * i + 1])
+        state, metrics = critic_step(parts, cfg, state, batch, keys.next_action[i], keys.critic_loss[i])
         critic_metrics.append(metrics)
-    state, metrics = actor_step(env, cfg, state, batch["obs"], keys[-1])
+    state, metrics = actor_step(parts, cfg, state, batch["obs"], keys.actor, keys.regulator)
     critic_metrics = jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *critic_metrics)
     return state, {**critic_metrics, **metrics}
 
@@ -225,28 +232,27 @@ def _gradient_group(env: Env, cfg: Config, state: TrainState, key: jax.Array, ba
 def update(env: Env, cfg: Config, state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
     """One iteration: ``num_envs * unroll_length`` env steps, then ``grad_steps_per_update``
     gradient steps. Returns the new state and scalar metrics."""
-    head, _ = make_heads(env, cfg)
+    parts = make_parts(env, cfg)
     key, rollout_key, grad_key = jax.random.split(state.key, 3)
 
     def act(obs: jax.Array, k: jax.Array) -> jax.Array:
-        return head.sample(state.params["policy"], obs, k)[0]
+        action = parts.head.sample(state.params["policy"], obs, k)[0]
+        return parts.regulator.explore(state.entropy, action, jax.random.fold_in(k, 1))
 
     env_state, replay_state = _collect(env, cfg, state.env_state, state.replay,
                                        jax.random.split(rollout_key, cfg.unroll_length), act)
-    state = state.replace(env_state=env_state, replay=replay_state)
-    num_groups = cfg.grad_steps_per_update // cfg.policy_delay
-    group_keys = jax.random.split(grad_key, num_groups)
+    keys = draw_update_keys(cfg, grad_key)
     # Every batch is drawn before the gradient loop (replay does not change
     # during it), so the loop carries only the learning state, not the buffer.
-    batches = jax.vmap(lambda k: _group_batches(cfg, replay_state, k))(group_keys)
-    learner, metrics = jax.lax.scan(lambda s, xs: _gradient_group(env, cfg, s, *xs), state.replace(replay=None),
-                                    (group_keys, batches))
-    state = learner.replace(replay=replay_state)
+    replay = _replay(cfg)
+    batches = jax.vmap(jax.vmap(lambda k: replay.sample(replay_state, k)))(keys.batch)
+    learner, metrics = jax.lax.scan(lambda s, xs: _gradient_group(parts, cfg, s, *xs),
+                                    state.replace(replay=None, env_state=None), (batches, keys))
     metrics = jax.tree.map(jnp.mean, metrics)
     # Losses and params only: episode_return is NaN until a first episode ends.
-    metrics["nonfinite"] = 1.0 - (tree_all_finite(state.params) & tree_all_finite(metrics)).astype(jnp.float32)
+    metrics["nonfinite"] = 1.0 - (tree_all_finite(learner.params) & tree_all_finite(metrics)).astype(jnp.float32)
     update_index = state.update_index + 1
-    state = state.replace(key=key, update_index=update_index)
+    state = learner.replace(replay=replay_state, env_state=env_state, key=key, update_index=update_index)
     metrics["episode_return"] = jnp.nanmean(env_state.info["last_episode_return"])
     metrics["env_steps"] = (cfg.prefill_steps * cfg.num_envs
                             + update_index * cfg.env_steps_per_update).astype(jnp.float32)
@@ -254,7 +260,7 @@ def update(env: Env, cfg: Config, state: TrainState) -> tuple[TrainState, dict[s
 
 
 def policy_params(state: TrainState) -> dict[str, Any]:
-    """What a policy needs (the actor's params), plus the critic and temperature for inspection."""
+    """What a policy needs (the actor's params), plus the critic for inspection."""
     return state.params
 
 
@@ -265,9 +271,10 @@ def train(env: Env, cfg: Config, key: jax.Array) -> Result:
 
 def make_policy(env: Env, cfg: Config, params: dict[str, Any],
                 deterministic: bool = False) -> Callable[[jax.Array, jax.Array], jax.Array]:
-    """``policy(obs [..., obs_size], key) -> action [..., action_size]`` in ``[-1, 1]``;
-    deterministic: ``tanh(mean)``."""
-    head, _ = make_heads(env, cfg)
+    """``policy(obs [..., obs_size], key) -> action [..., action_size]``; deterministic: the head's mode
+    (``tanh(mean)`` for the tanh-Gaussian head). Exploration perturbations of the regulator are
+    training-time only."""
+    head = make_parts(env, cfg).head
 
     def policy(obs: jax.Array, key: jax.Array) -> jax.Array:
         if deterministic:

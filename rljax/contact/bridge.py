@@ -1,9 +1,15 @@
-"""Run the float64 contact solver from float32 programs (jit, vmap, grad).
+"""The float32 bridge: call the float64 solver from float32 programs (jit, vmap, grad).
 
-The agents trace their programs with ``jax_enable_x64`` off; ``rljax.contact``
-needs float64. ``float32_step(world_fn, opts, bodies, force, torque)`` takes
-and returns float32 only; inside, it opens ``jax.enable_x64(True)``, casts to
-float64, runs ``contact.step`` and casts the results back to float32.
+This is how agents and envs use ``rljax.contact``: their programs run with
+``jax_enable_x64`` off; the solver needs float64. ``float32_step(world,
+opts, bodies, force, torque)`` takes and returns float32 only; inside, it
+opens ``jax.enable_x64(True)``, builds the ``World`` from a hashable
+:class:`WorldSpec`, casts to float64, runs ``contact.step`` and casts the
+results back to float32.
+
+    spec = WorldSpec(bodies=(("box", (0.1, 0.1, 0.1), 1.0),), friction=0.5, dt=0.05)
+    bodies = resting_bodies(jnp.array([[0.0, 0.0, 0.1]]))
+    bodies, report = float32_step(spec, StepOptions(kappa=1e-4), bodies, force, torque)
 
 A plain ``with jax.enable_x64(True):`` around ``contact.step`` is enough for a
 jitted forward pass, but not for transformations that re-interpret an
@@ -28,6 +34,7 @@ carried in float32 between steps (quaternions renormalised after each step).
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 from typing import Any, Callable, NamedTuple
 
@@ -35,7 +42,9 @@ import jax
 import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
 
-from rljax import contact
+from rljax.contact.shapes import Box, Capsule, Plane, Sphere
+from rljax.contact.simulate import step as contact_step
+from rljax.contact.world import State, World
 
 f32 = jnp.float32
 f64 = jnp.float64
@@ -51,12 +60,42 @@ class Bodies(NamedTuple):
 
 
 class Solve(NamedTuple):
-    """float32 / int32 / bool per-step solver report (see ``contact.SolverInfo``)."""
+    """float32 / int32 / bool per-step solver report (see ``SolverInfo``)."""
 
     iterations: jax.Array
     residual: jax.Array
     complementarity: jax.Array
     converged: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class WorldSpec:
+    """Hashable recipe for a ``World`` (built inside the float64 scope, so it is a static argument).
+
+    bodies: tuple of ``("box", (hx, hy, hz), mass)``, ``("sphere", radius, mass)`` or
+    ``("capsule", (radius, half_length), mass)``; a ground plane ``z = 0``
+    with the given Coulomb ``friction``; gravity ``-gravity`` along z.
+    """
+
+    bodies: tuple
+    friction: float
+    dt: float
+    gravity: float = 9.81
+
+    def __call__(self) -> World:
+        shapes = []
+        for kind, size, mass in self.bodies:
+            if kind == "box":
+                shapes.append(Box(half_extents=tuple(size), mass=mass))
+            elif kind == "sphere":
+                shapes.append(Sphere(radius=size, mass=mass))
+            elif kind == "capsule":
+                radius, half_length = size
+                shapes.append(Capsule(radius=radius, half_length=half_length, mass=mass))
+            else:
+                raise ValueError(f"WorldSpec: unknown body kind {kind!r}; use 'box', 'sphere' or 'capsule'")
+        return World(bodies=tuple(shapes), ground=Plane(), friction=self.friction,
+                     gravity=(0.0, 0.0, -self.gravity), dt=self.dt)
 
 
 class StepOptions(NamedTuple):
@@ -74,8 +113,8 @@ def _cast(tree: Any, dtype) -> Any:
 def _step64(world_fn, opts: StepOptions, bodies: Bodies, force, torque):
     """float64 step; must run with x64 on. Returns (Bodies f64, SolverInfo)."""
     world = world_fn()
-    state = contact.State(pos=bodies.pos, quat=bodies.quat, vel=bodies.vel, ang_vel=bodies.ang_vel)
-    nxt = contact.step(world, state, force=force, torque=torque, kappa=opts.kappa,
+    state = State(pos=bodies.pos, quat=bodies.quat, vel=bodies.vel, ang_vel=bodies.ang_vel)
+    nxt = contact_step(world, state, force=force, torque=torque, kappa=opts.kappa,
                        grad_kappa=opts.grad_kappa, max_iter=opts.max_iter)
     # Keep quaternions unit length despite the float32 round trip of the state.
     quat = nxt.quat / jnp.linalg.norm(nxt.quat, axis=-1, keepdims=True)
@@ -131,8 +170,8 @@ def float32_step(world_fn, opts: StepOptions, bodies: Bodies, force: jax.Array, 
     """One solver step from float32 inputs to float32 outputs.
 
     Args:
-      world_fn: a hashable zero-argument callable returning the ``contact.World``
-        (called inside the float64 scope; static).
+      world_fn: a hashable zero-argument callable returning the ``World``, such as a
+        :class:`WorldSpec` (called inside the float64 scope; static).
       opts: ``StepOptions`` (static).
       bodies: float32 ``Bodies``. force, torque: float32 [N, 3] world frame.
     Returns:
@@ -152,3 +191,10 @@ def _bwd(world_fn, opts, res, ct):
 
 
 float32_step.defvjp(_fwd, _bwd)
+
+
+def resting_bodies(pos: jax.Array) -> Bodies:
+    """float32 ``Bodies`` at ``pos [N, 3]``, identity orientation, at rest."""
+    n = pos.shape[0]
+    return Bodies(pos=pos.astype(f32), quat=jnp.tile(jnp.array([[1.0, 0.0, 0.0, 0.0]], f32), (n, 1)),
+                  vel=jnp.zeros((n, 3), f32), ang_vel=jnp.zeros((n, 3), f32))

@@ -1,0 +1,19 @@
+"""SAC configs per env: environment-interaction settings; learning fields keep the defaults.
+
+Measured in tests/test_sac.py (pendulum: the reward-scale table in README).
+"""
+
+from __future__ import annotations
+
+from rljax.agents.sac.config import Config
+
+PRESETS: dict[str, Config] = {
+    "pendulum": Config(total_steps=30_000, num_envs=4, utd_ratio=0.25, warmup_steps=2_000, buffer_size=100_000),
+    "brax/inverted_pendulum": Config(total_steps=100_000, num_envs=8, utd_ratio=0.125, warmup_steps=2_048,
+                                     buffer_size=100_000),
+}
+
+
+def preset(env_name: str) -> Config:
+    """The config for ``env_name``, or the defaults."""
+    return PRESETS.get(env_name, Config())

@@ -1,0 +1,109 @@
+"""Train many runs (seeds x swept values) as one program, in compiled chunks.
+
+A run's state has a leading axis over runs; the Config is an argument of the
+compiled programs (its float leaves traced, its structure static), either
+shared by every run or stacked with one entry per run (a sweep). Between
+chunks the caller logs, checkpoints and shows progress.
+
+    state = init_runs(agents.ppo, env, cfg, keys)
+    for chunk in train_in_chunks(agents.ppo, env, cfg, state, chunk_sizes(cfg.num_updates, 20)):
+        chunk.metrics["episode_return"]     # [runs, chunk.size]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from typing import Any, Callable, ContextManager, Iterator, Sequence
+
+import jax
+import numpy as np
+
+from rljax.env import Env
+from rljax.training import Agent, run_updates
+
+
+@dataclasses.dataclass
+class Chunk:
+    """One compiled chunk of updates, done.
+
+    ``state``: the runs' training state after it. ``metrics``: host arrays
+    ``[runs, size]``. ``first_update``: the number of its first update
+    (1-based, as logged). ``seconds``: its run time; ``compile_seconds``: the
+    time to compile its program (0 when an earlier chunk's was reused).
+    """
+
+    state: Any
+    metrics: dict[str, np.ndarray]
+    first_update: int
+    size: int
+    seconds: float
+    compile_seconds: float
+
+
+def chunk_sizes(num_updates: int, chunks: int) -> list[int]:
+    """Split ``num_updates`` into about ``chunks`` chunks: equal ones where a divisor of
+    ``num_updates`` is near the asked size (one compile); else equal ones plus a remainder (two)."""
+    if num_updates <= 0:
+        return []
+    target = max(1, num_updates // max(1, chunks))
+    divisors = [d for d in range(1, target + 1) if num_updates % d == 0]
+    size = divisors[-1] if divisors[-1] * 4 >= target else target
+    sizes = [size] * (num_updates // size)
+    if num_updates % size:
+        sizes.append(num_updates % size)
+    return sizes
+
+
+def config_axis(cfg: Any, runs: int) -> int | None:
+    """``0`` when ``cfg`` is stacked with one entry per run, ``None`` when every run shares it."""
+    leaves = jax.tree.leaves(cfg)
+    if leaves and np.ndim(leaves[0]) == 1:
+        if np.shape(leaves[0])[0] != runs:
+            raise ValueError(f"stacked config has {np.shape(leaves[0])[0]} entries for {runs} runs")
+        return 0
+    return None
+
+
+def init_runs(agent: Agent, env: Env, cfg: Any, keys: jax.Array) -> Any:
+    """``agent.init`` for every run (``keys [runs]``) in one compiled program."""
+    axis = config_axis(cfg, keys.shape[0])
+    return jax.jit(jax.vmap(lambda c, k: agent.init(env, c, k), in_axes=(axis, 0)))(cfg, keys)
+
+
+def chunk_program(agent: Agent, env: Env, cfg: Any, runs: int, size: int) -> Callable[[Any, Any], Any]:
+    """``(cfg, state) -> (state, metrics)``: ``size`` updates of every run, jitted (not yet compiled)."""
+    axis = config_axis(cfg, runs)
+
+    def one_run(c: Any, s: Any) -> Any:
+        return run_updates(lambda x: agent.update(env, c, x), s, size)
+
+    return jax.jit(jax.vmap(one_run, in_axes=(axis, 0)))
+
+
+def train_in_chunks(agent: Agent, env: Env, cfg: Any, state: Any, sizes: Sequence[int], *, first_update: int = 1,
+                    compiling: Callable[[int], ContextManager] = lambda size: contextlib.nullcontext()
+                    ) -> Iterator[Chunk]:
+    """Run ``sizes`` chunks of updates from ``state``, yielding each when done.
+
+    ``first_update``: the number of the next update (``1`` for a new run, more
+    after a resume). ``compiling(size)`` wraps each compilation (a progress
+    spinner, say). Metrics come back to the host after each chunk.
+    """
+    runs = jax.tree.leaves(state)[0].shape[0]
+    compiled: dict[int, Any] = {}
+    for size in sizes:
+        compile_seconds = 0.0
+        if size not in compiled:
+            with compiling(size):
+                t = time.perf_counter()
+                compiled[size] = chunk_program(agent, env, cfg, runs, size).lower(cfg, state).compile()
+                compile_seconds = time.perf_counter() - t
+        t = time.perf_counter()
+        state, metrics = compiled[size](cfg, state)
+        metrics = jax.device_get(metrics)
+        seconds = time.perf_counter() - t
+        yield Chunk(state=state, metrics=metrics, first_update=first_update, size=size, seconds=seconds,
+                    compile_seconds=compile_seconds)
+        first_update += size
