@@ -16,6 +16,7 @@ from rljax import env as env_lib
 from rljax.agents.ppo.losses import clipped_surrogate, normalize_advantages, ppo_loss
 from rljax.critics import ValueCritic
 from rljax.policies import CategoricalHead, CategoricalSettings, GaussianHead, GaussianSettings, registry
+from rljax.policies.base import HeadBase
 
 
 @pytest.mark.parametrize("ratio,adv,expected", [
@@ -120,9 +121,9 @@ class ThreeTermCategorical(CategoricalHead):
         gumbel = jax.random.gumbel(key, logits.shape)
         return jnp.argmax(logits + gumbel, axis=-1).astype(jnp.int32), {"gumbel": gumbel}
 
-    def sample_and_log_likelihood(self, params, obs, key):
-        action, aux = self.sample(params, obs, key)
-        return action, aux, self.log_likelihood(params, obs, action, aux)
+    # The composed defaults (CategoricalHead's one-pass versions would bypass the override below).
+    sample_and_log_likelihood = HeadBase.sample_and_log_likelihood
+    log_likelihood_and_entropy = HeadBase.log_likelihood_and_entropy
 
     def log_likelihood(self, params, obs, action, aux):
         assert "gumbel" in aux  # PPO must hand back what sample stored
@@ -159,6 +160,7 @@ class NoEntropyGaussian(GaussianHead):
     """A head that says it has no entropy (as a flow head without a closed form would)."""
 
     entropy_kind = "none"
+    log_likelihood_and_entropy = HeadBase.log_likelihood_and_entropy
 
     def entropy(self, params, obs, key=None):
         raise NotImplementedError("no entropy")
@@ -183,3 +185,17 @@ def test_head_without_entropy_logs_none_and_refuses_a_bonus():
     estimate = jax.jit(agents.ppo.train, static_argnums=0)(env, cfg.replace(policy="tanh_gaussian"),
                                                            jax.random.key(0))
     assert "entropy_estimate" in estimate.metrics and "entropy" not in estimate.metrics
+
+
+@pytest.mark.parametrize("n", [2, 5, 2048, 3000])
+def test_minibatch_permutation_is_a_uniform_permutation(n):
+    from rljax.agents.ppo.train import _permutation
+
+    keys = jax.random.split(jax.random.key(0), 400)
+    perms = np.asarray(jax.vmap(lambda k: _permutation(k, n))(keys))
+    assert perms.dtype == np.int32
+    assert all(np.array_equal(np.sort(p), np.arange(n)) for p in perms)
+    # Every position takes every item about equally often (uniform marginals).
+    first = np.bincount(perms[:, 0], minlength=n) if n <= 5 else np.bincount(perms[:, 0] * 5 // n, minlength=5)
+    assert first.min() > 0.5 * first.mean()
+    assert len({tuple(p[:8]) for p in perms}) > 300 or n <= 5

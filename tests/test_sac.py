@@ -179,3 +179,18 @@ def test_sac_reward_scale(scale):
     returns = pendulum_returns(sac, PENDULUM, RewardScaling(envs.make("pendulum"), scale))
     print(f"SAC pendulum, reward x{scale}, returns per seed:", returns)
     assert returns.mean() >= -200
+
+
+def test_entropy_regulators_are_one_pluggable_piece():
+    env = envs.make("pendulum")
+    base = sac.Config(total_steps=400, num_envs=2, warmup_steps=200, batch_size=32, buffer_size=1_000,
+                      policy_hidden_sizes=(16,), critic_hidden_sizes=(16,))
+    results = {name: jax.jit(sac.train, static_argnums=0)(env, base.replace(entropy=name), jax.random.key(0))
+               for name in ("learned", "fixed", "none")}
+    learned, fixed, none = (results[n].metrics for n in ("learned", "fixed", "none"))
+    assert np.all(np.asarray(none["alpha"]) == 0.0) and "entropy_estimate" not in none
+    np.testing.assert_allclose(np.asarray(fixed["alpha"]), 1.0)
+    alphas = np.asarray(learned["alpha"])  # the entropy starts above the target: the temperature falls
+    assert 0.99 < alphas[0] <= 1.0 and alphas[-1] < alphas[0] and "entropy_estimate" in learned
+    with pytest.raises(ValueError, match="entropy='adaptive': must be one of"):
+        base.replace(entropy="adaptive")

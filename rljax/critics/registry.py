@@ -14,6 +14,7 @@ import dataclasses
 from typing import Any, Callable
 
 from rljax.config import ConfigBase
+from rljax.registry import Registry
 from rljax.critics.base import CriticHead
 from rljax.critics.categorical import C51Settings, CategoricalCritic
 from rljax.critics.gaussian import GaussianCritic, GaussianCriticSettings
@@ -31,30 +32,8 @@ class CriticSpec:
     settings: type[ConfigBase]
 
 
-_CRITICS: dict[str, CriticSpec] = {}
-
-
-def register(name: str, spec: CriticSpec) -> None:
-    """Add a critic under ``name``; Configs can then select it with ``critic=name``."""
-    if name in _CRITICS:
-        raise ValueError(f"critic head {name!r} is already registered")
-    _CRITICS[name] = spec
-
-
-def names() -> tuple[str, ...]:
-    return tuple(sorted(_CRITICS))
-
-
-def get(name: str) -> CriticSpec:
-    if name not in _CRITICS:
-        raise ValueError(f"critic={name!r}: unknown critic head; registered critics: {list(names())}")
-    return _CRITICS[name]
-
-
-def settings_of(cfg: Any, name: str) -> ConfigBase:
-    """The settings of critic ``name`` in ``cfg`` (its group of that name), or the critic's defaults."""
-    settings = getattr(cfg, name, None)
-    return settings if isinstance(settings, get(name).settings) else get(name).settings()
+CRITICS: Registry[CriticSpec] = Registry("critic head", field="critic")
+register, names, get, settings_of = CRITICS.register, CRITICS.names, CRITICS.get, CRITICS.settings_of
 
 
 def make(name: str, *, hidden_sizes: tuple[int, ...], activation: str, num_critics: int,

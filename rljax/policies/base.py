@@ -17,8 +17,10 @@ discrete actions ``[...]`` (int32 indices).
   Exact heads (Gaussian, categorical) return ``[...]``. For reparameterised
   heads this is differentiable in ``params`` through ``aux`` as well.
 - ``sample_and_log_likelihood(params, obs, key) -> (action, aux, [...])``:
-  ``sample`` and the ``log_likelihood`` of its action from one network pass
-  (what reparameterised off-policy actors call).
+  ``sample`` and the ``log_likelihood`` of its action (what reparameterised
+  off-policy actors call).
+- ``log_likelihood_and_entropy(params, obs, action, aux, key) -> ([...], [...] | None)``:
+  both (what PPO's loss calls); ``None`` when the head has no entropy.
 - ``entropy(params, obs, key) -> [...]``: the closed form where one exists
   (``entropy_kind == "exact"``; ``key`` unused), a Monte-Carlo estimate
   (``"estimate"``; agents log it as ``entropy_estimate``), or not available
@@ -29,6 +31,10 @@ discrete actions ``[...]`` (int32 indices).
 Class attributes: ``discrete`` (actions are indices), ``reparameterized``
 (``sample`` is differentiable in ``params``: what off-policy actors need),
 ``entropy_kind``.
+
+:class:`HeadBase` gives the two combined methods by composition; heads
+override them where one network pass can serve both (a loss differentiated
+through two passes runs two backward passes).
 
 A head is built by :func:`rljax.policies.registry.make` from its name, the
 env's action size, the torso (hidden sizes, activation) and its settings (a
@@ -60,9 +66,30 @@ class PolicyHead(Protocol):
     def sample_and_log_likelihood(self, params: Params, obs: jax.Array,
                                   key: jax.Array) -> tuple[jax.Array, Aux, jax.Array]: ...
 
+    def log_likelihood_and_entropy(self, params: Params, obs: jax.Array, action: jax.Array, aux: Aux,
+                                   key: jax.Array | None = None) -> tuple[jax.Array, jax.Array | None]: ...
+
     def log_likelihood(self, params: Params, obs: jax.Array, action: jax.Array, aux: Aux) -> jax.Array: ...
 
     def entropy(self, params: Params, obs: jax.Array, key: jax.Array | None = None) -> jax.Array: ...
 
     def mode(self, params: Params, obs: jax.Array) -> jax.Array: ...
 
+
+
+class HeadBase:
+    """The combined methods of :class:`PolicyHead`, composed from the single ones."""
+
+    entropy_kind: EntropyKind
+
+    def sample_and_log_likelihood(self, params: Params, obs: jax.Array,
+                                  key: jax.Array) -> tuple[jax.Array, Aux, jax.Array]:
+        action, aux = self.sample(params, obs, key)  # type: ignore[attr-defined]
+        return action, aux, self.log_likelihood(params, obs, action, aux)  # type: ignore[attr-defined]
+
+    def log_likelihood_and_entropy(self, params: Params, obs: jax.Array, action: jax.Array, aux: Aux,
+                                   key: jax.Array | None = None) -> tuple[jax.Array, jax.Array | None]:
+        log_likelihood = self.log_likelihood(params, obs, action, aux)  # type: ignore[attr-defined]
+        if self.entropy_kind == "none":
+            return log_likelihood, None
+        return log_likelihood, self.entropy(params, obs, key)  # type: ignore[attr-defined]

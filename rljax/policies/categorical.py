@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from rljax.config import ConfigBase, config_dataclass
 from rljax.nets import MLP
-from rljax.policies.base import Aux, Params
+from rljax.policies.base import Aux, HeadBase, Params
 
 
 @config_dataclass
@@ -20,7 +20,7 @@ class CategoricalSettings(ConfigBase):
 
 
 @dataclasses.dataclass(frozen=True)
-class CategoricalHead:
+class CategoricalHead(HeadBase):
     """Softmax over ``action_size`` logits; actions are int32 indices ``[...]``; ``aux`` is empty."""
 
     action_size: int
@@ -45,7 +45,7 @@ class CategoricalHead:
 
     def sample_and_log_likelihood(self, params: Params, obs: jax.Array,
                                   key: jax.Array) -> tuple[jax.Array, Aux, jax.Array]:
-        """``sample`` and the ``log_likelihood`` of its action from one network pass."""
+        """``sample`` and the ``log_likelihood`` of its action, from one network pass."""
         action, log_prob = self.distribution(params, obs).sample_and_log_prob(seed=key)
         return action.astype(jnp.int32), {}, log_prob
 
@@ -58,6 +58,13 @@ class CategoricalHead:
     def entropy(self, params: Params, obs: jax.Array, key: jax.Array | None = None) -> jax.Array:
         del key
         return self.distribution(params, obs).entropy()
+
+    def log_likelihood_and_entropy(self, params: Params, obs: jax.Array, action: jax.Array, aux: Aux,
+                                   key: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+        """Both from one network pass."""
+        del aux, key
+        distribution = self.distribution(params, obs)
+        return distribution.log_prob(action), distribution.entropy()
 
     def mode(self, params: Params, obs: jax.Array) -> jax.Array:
         return jnp.argmax(self._net.apply(params, obs), axis=-1).astype(jnp.int32)

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 
 from rljax.config import ConfigBase, config_dataclass, leaf
 from rljax.nets import MLP
-from rljax.policies.base import Aux, Params
+from rljax.policies.base import Aux, HeadBase, Params
 
 
 @config_dataclass
@@ -39,7 +39,7 @@ class _MeanAndLogStd(nn.Module):
 
 
 @dataclasses.dataclass(frozen=True)
-class GaussianHead:
+class GaussianHead(HeadBase):
     """``N(mu(obs), diag(exp(log_std)^2))`` with a learned state-independent log-std.
 
     Actions ``[..., action_size]`` are unbounded; environments clip them to their
@@ -70,7 +70,7 @@ class GaussianHead:
 
     def sample_and_log_likelihood(self, params: Params, obs: jax.Array,
                                   key: jax.Array) -> tuple[jax.Array, Aux, jax.Array]:
-        """``sample`` and the ``log_likelihood`` of its action from one network pass."""
+        """``sample`` and the ``log_likelihood`` of its action, from one network pass."""
         action, log_prob = self.distribution(params, obs).sample_and_log_prob(seed=key)
         return action, {}, log_prob
 
@@ -84,6 +84,13 @@ class GaussianHead:
     def entropy(self, params: Params, obs: jax.Array, key: jax.Array | None = None) -> jax.Array:
         del key
         return self.distribution(params, obs).entropy()
+
+    def log_likelihood_and_entropy(self, params: Params, obs: jax.Array, action: jax.Array, aux: Aux,
+                                   key: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+        """Both from one network pass."""
+        del aux, key
+        distribution = self.distribution(params, obs)
+        return distribution.log_prob(action), distribution.entropy()
 
     def mode(self, params: Params, obs: jax.Array) -> jax.Array:
         return self._net.apply(params, obs)[0]

@@ -16,6 +16,7 @@ import dataclasses
 from typing import Any, Callable
 
 from rljax.config import ConfigBase
+from rljax.registry import Registry
 from rljax.policies.base import PolicyHead
 from rljax.policies.categorical import CategoricalHead, CategoricalSettings
 from rljax.policies.gaussian import GaussianHead, GaussianSettings
@@ -40,30 +41,8 @@ class HeadSpec:
     reparameterized: bool
 
 
-_HEADS: dict[str, HeadSpec] = {}
-
-
-def register(name: str, spec: HeadSpec) -> None:
-    """Add a head under ``name``; Configs can then select it with ``policy=name``."""
-    if name in _HEADS:
-        raise ValueError(f"policy head {name!r} is already registered")
-    _HEADS[name] = spec
-
-
-def names() -> tuple[str, ...]:
-    return tuple(sorted(_HEADS))
-
-
-def get(name: str) -> HeadSpec:
-    if name not in _HEADS:
-        raise ValueError(f"policy={name!r}: unknown policy head; registered heads: {list(names())}")
-    return _HEADS[name]
-
-
-def settings_of(cfg: Any, name: str) -> ConfigBase:
-    """The settings of head ``name`` in ``cfg`` (its group of that name), or the head's defaults."""
-    settings = getattr(cfg, name, None)
-    return settings if isinstance(settings, get(name).settings) else get(name).settings()
+HEADS: Registry[HeadSpec] = Registry("policy head", field="policy")
+register, names, get, settings_of = HEADS.register, HEADS.names, HEADS.get, HEADS.settings_of
 
 
 def make(name: str, *, action_size: int, hidden_sizes: tuple[int, ...], activation: str,

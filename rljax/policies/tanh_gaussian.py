@@ -20,7 +20,7 @@ import jax.numpy as jnp
 
 from rljax.config import ConfigBase, config_dataclass, leaf
 from rljax.nets import MLP
-from rljax.policies.base import Aux, Params
+from rljax.policies.base import Aux, HeadBase, Params
 
 
 @config_dataclass
@@ -39,7 +39,7 @@ def tanh_log_det_jacobian(u: jax.Array) -> jax.Array:
 
 
 @dataclasses.dataclass(frozen=True)
-class TanhGaussianHead:
+class TanhGaussianHead(HeadBase):
     """``obs [..., obs_size] -> action [..., action_size]`` in ``(-1, 1)``.
 
     The network outputs the pre-squash mean and log-std; the log-std is
@@ -77,6 +77,13 @@ class TanhGaussianHead:
     def _squashed_log_prob(base: distrax.MultivariateNormalDiag, u: jax.Array) -> jax.Array:
         return base.log_prob(u) - jnp.sum(tanh_log_det_jacobian(u), axis=-1)
 
+    @staticmethod
+    def _pre_tanh(action: jax.Array, aux: Aux) -> jax.Array:
+        # From aux when the action came from ``sample``; else tanh inverted inside (-1, 1).
+        if "pre_tanh" in aux:
+            return aux["pre_tanh"]
+        return jnp.arctanh(jnp.clip(action, -1.0 + 1e-6, 1.0 - 1e-6))
+
     def sample(self, params: Params, obs: jax.Array, key: jax.Array) -> tuple[jax.Array, Aux]:
         """Reparameterised ``action [..., A]`` and ``{"pre_tanh": u [..., A]}``; differentiable in ``params``."""
         u = self._base(params, obs).sample(seed=key)
@@ -93,17 +100,23 @@ class TanhGaussianHead:
         """Exact ``log pi(action | obs)``: ``[...]``. Uses ``aux["pre_tanh"]`` when the action came from
         ``sample``; otherwise inverts ``tanh`` on the action pulled inside ``(-1, 1)``."""
         chex.assert_axis_dimension(action, -1, self.action_size)
-        if "pre_tanh" in aux:
-            u = aux["pre_tanh"]
-        else:
-            u = jnp.arctanh(jnp.clip(action, -1.0 + 1e-6, 1.0 - 1e-6))
-        return self._squashed_log_prob(self._base(params, obs), u)
+        return self._squashed_log_prob(self._base(params, obs), self._pre_tanh(action, aux))
 
     def entropy(self, params: Params, obs: jax.Array, key: jax.Array | None = None) -> jax.Array:
         """Single-sample Monte-Carlo estimate ``-log pi(a)``, ``a ~ pi`` (no closed form): ``[...]``."""
         if key is None:
             raise ValueError("TanhGaussianHead.entropy is a Monte-Carlo estimate: pass a key")
         return -self.sample_and_log_likelihood(params, obs, key)[2]
+
+    def log_likelihood_and_entropy(self, params: Params, obs: jax.Array, action: jax.Array, aux: Aux,
+                                   key: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+        """``log_likelihood`` and the entropy estimate, from one network pass."""
+        if key is None:
+            raise ValueError("TanhGaussianHead's entropy is a Monte-Carlo estimate: pass a key")
+        chex.assert_axis_dimension(action, -1, self.action_size)
+        base = self._base(params, obs)
+        return (self._squashed_log_prob(base, self._pre_tanh(action, aux)),
+                -self._squashed_log_prob(base, base.sample(seed=key)))
 
     def mode(self, params: Params, obs: jax.Array) -> jax.Array:
         """The deterministic action ``tanh(mean)``."""

@@ -66,20 +66,31 @@ def config_axis(cfg: Any, runs: int) -> int | None:
     return None
 
 
+def over_runs(fn: Callable[[Any, Any], Any], cfg: Any, runs: int) -> Callable[[Any, Any], Any]:
+    """``fn(cfg, x)`` of one run, mapped over the leading run axis of ``x`` (and of ``cfg`` when stacked).
+
+    A single run is computed unbatched and given its run axis back: XLA:CPU
+    runs ops with a batch axis of size 1 measurably slower (~10% for PPO).
+    """
+    axis = config_axis(cfg, runs)
+    if runs > 1:
+        return jax.vmap(fn, in_axes=(axis, 0))
+
+    def single(c: Any, x: Any) -> Any:
+        c = jax.tree.map(lambda v: v[0], c) if axis == 0 else c
+        return jax.tree.map(lambda v: jax.numpy.asarray(v)[None], fn(c, jax.tree.map(lambda v: v[0], x)))
+
+    return single
+
+
 def init_runs(agent: Agent, env: Env, cfg: Any, keys: jax.Array) -> Any:
     """``agent.init`` for every run (``keys [runs]``) in one compiled program."""
-    axis = config_axis(cfg, keys.shape[0])
-    return jax.jit(jax.vmap(lambda c, k: agent.init(env, c, k), in_axes=(axis, 0)))(cfg, keys)
+    return jax.jit(over_runs(lambda c, k: agent.init(env, c, k), cfg, keys.shape[0]))(cfg, keys)
 
 
 def chunk_program(agent: Agent, env: Env, cfg: Any, runs: int, size: int) -> Callable[[Any, Any], Any]:
     """``(cfg, state) -> (state, metrics)``: ``size`` updates of every run, jitted (not yet compiled)."""
-    axis = config_axis(cfg, runs)
-
-    def one_run(c: Any, s: Any) -> Any:
-        return run_updates(lambda x: agent.update(env, c, x), s, size)
-
-    return jax.jit(jax.vmap(one_run, in_axes=(axis, 0)))
+    return jax.jit(over_runs(lambda c, s: run_updates(lambda x: agent.update(env, c, x), s, size), cfg, runs))
 
 
 def train_in_chunks(agent: Agent, env: Env, cfg: Any, state: Any, sizes: Sequence[int], *, first_update: int = 1,

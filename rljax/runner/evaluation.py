@@ -9,7 +9,7 @@ import numpy as np
 
 from rljax.env import Env
 from rljax.evaluate import evaluate
-from rljax.runner.chunks import config_axis
+from rljax.runner.chunks import over_runs
 from rljax.training import Agent
 
 
@@ -21,5 +21,5 @@ def evaluate_runs(agent: Agent, env: Env, cfg: Any, state: Any, keys: jax.Array,
     def one_run(c: Any, p: Any, k: jax.Array) -> jax.Array:
         return evaluate(env, agent.make_policy(env, c, p, deterministic=True), k, episodes).mean()
 
-    program = jax.jit(jax.vmap(one_run, in_axes=(config_axis(cfg, runs), 0, 0)))
-    return np.asarray(program(cfg, params, keys))
+    program = jax.jit(over_runs(lambda c, xs: one_run(c, *xs), cfg, runs))
+    return np.asarray(program(cfg, (params, keys)))

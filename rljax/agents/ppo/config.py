@@ -26,7 +26,7 @@ from rljax.policies.gaussian import GaussianSettings
 
 
 def _policy_name(value) -> str | None:
-    if value == "auto" or value in policies.names():
+    if value == "auto" or policies.HEADS.check(value) is None:
         return None
     return f"must be 'auto' or a registered policy head: {list(policies.names())}"
 

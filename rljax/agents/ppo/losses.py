@@ -40,7 +40,9 @@ def ppo_loss(params: dict[str, Any], batch: dict[str, Any], cfg: Any, head: Poli
     ``[B, K]``. ``key`` is needed only by heads whose entropy is an estimate.
     """
     obs = batch["obs"]
-    log_likelihood = head.log_likelihood(params["policy"], obs, batch["action"], batch["aux"])
+    # One policy pass for both: the gradient then runs one backward pass through it.
+    log_likelihood, entropy = head.log_likelihood_and_entropy(params["policy"], obs, batch["action"], batch["aux"],
+                                                              key)
     log_ratio = log_likelihood - batch["log_likelihood"]
     advantages = normalize_advantages(batch["advantages"])
     policy_loss = clipped_surrogate(log_ratio, advantages, cfg.clip_epsilon)
@@ -61,8 +63,8 @@ def ppo_loss(params: dict[str, Any], batch: dict[str, Any], cfg: Any, head: Poli
         "approx_kl": jnp.mean((ratio - 1.0) - log_ratio),
         "clip_fraction": jnp.mean(jnp.abs(ratio - 1.0) > cfg.clip_epsilon),
     }
-    if head.entropy_kind != "none":
-        entropy = jnp.mean(head.entropy(params["policy"], obs, key))
+    if entropy is not None:
+        entropy = jnp.mean(entropy)
         total = total - cfg.entropy_coef * entropy
         metrics["entropy" if head.entropy_kind == "exact" else "entropy_estimate"] = entropy
     return total, metrics

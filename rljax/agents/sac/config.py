@@ -31,13 +31,6 @@ def _positive_number(value) -> str | None:
     return None if isinstance(value, (int, float)) and value > 0 else "must be a number > 0"
 
 
-def _registered(registry, kind: str):
-    def check(value) -> str | None:
-        return None if value in registry.names() else f"must be a registered {kind}: {list(registry.names())}"
-
-    return check
-
-
 def _regulator(value) -> str | None:
     return None if value in REGULATORS else f"must be one of {sorted(REGULATORS)}"
 
@@ -79,11 +72,11 @@ class Config(ConfigBase):
     """Replay capacity in transitions (per seed)."""
     batch_size: int = static(256, check=positive)
     """Transitions per gradient step."""
-    policy: str = static("tanh_gaussian", check=_registered(policies, "policy head"))
+    policy: str = static("tanh_gaussian", check=policies.HEADS.check)
     """Actor head: a reparameterised continuous policy head."""
     policy_hidden_sizes: tuple[int, ...] = static((256, 256), check=positive_sizes)
     """Hidden layer widths of the actor."""
-    critic: str = static("twin_q", check=_registered(critics, "critic head"))
+    critic: str = static("twin_q", check=critics.CRITICS.check)
     """Critic head: twin_q, gaussian (DSAC-T), quantile (QR/TQC) or c51."""
     critic_hidden_sizes: tuple[int, ...] = static((256, 256), check=positive_sizes)
     """Hidden layer widths of each critic."""

@@ -104,39 +104,20 @@ class LearnedTemperature:
 
 @dataclasses.dataclass(frozen=True)
 class FixedTemperature:
-    """A constant ``alpha = settings.init``."""
+    """A constant ``alpha``: ``settings.init``, or 0 without ``settings`` (no entropy term)."""
 
-    settings: TemperatureSettings
+    settings: TemperatureSettings | None
     action_size: int
-    uses_log_prob = True
+
+    @property
+    def uses_log_prob(self) -> bool:
+        return self.settings is not None
 
     def init(self) -> RegulatorState:
         return {}
 
     def alpha(self, state: RegulatorState) -> jax.Array:
-        return jnp.asarray(self.settings.init, jnp.float32)
-
-    def update(self, state: RegulatorState, sample: ActorSample,
-               key: jax.Array) -> tuple[RegulatorState, dict[str, jax.Array]]:
-        return state, {}
-
-    def explore(self, state: RegulatorState, action: jax.Array, key: jax.Array) -> jax.Array:
-        return action
-
-
-@dataclasses.dataclass(frozen=True)
-class NoEntropy:
-    """No entropy term: the actor maximises Q alone (``alpha = 0``)."""
-
-    settings: Any
-    action_size: int
-    uses_log_prob = False
-
-    def init(self) -> RegulatorState:
-        return {}
-
-    def alpha(self, state: RegulatorState) -> jax.Array:
-        return jnp.zeros((), jnp.float32)
+        return jnp.asarray(0.0 if self.settings is None else self.settings.init, jnp.float32)
 
     def update(self, state: RegulatorState, sample: ActorSample,
                key: jax.Array) -> tuple[RegulatorState, dict[str, jax.Array]]:
@@ -150,7 +131,7 @@ class NoEntropy:
 REGULATORS: dict[str, Callable[[Any, int], EntropyRegulator]] = {
     "learned": lambda cfg, n: LearnedTemperature(cfg.temperature, n),
     "fixed": lambda cfg, n: FixedTemperature(cfg.temperature, n),
-    "none": lambda cfg, n: NoEntropy(None, n),
+    "none": lambda cfg, n: FixedTemperature(None, n),
 }
 
 
