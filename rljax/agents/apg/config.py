@@ -5,16 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from rljax import env as env_lib
-from rljax.config import (
-    ConfigBase,
-    config_dataclass,
-    leaf,
-    one_of,
-    positive,
-    positive_sizes,
-    static,
-    valid_episode_length,
-)
+from rljax.config import (ConfigBase, config_dataclass, leaf, one_of, positive, positive_sizes, static,
+                          valid_episode_length)
 from rljax.env import Env
 from rljax.nets import ACTIVATIONS
 
@@ -41,19 +33,32 @@ class Config(ConfigBase):
     """
 
     total_steps: int = static(100_000, check=positive)
+    """Env steps to train for (rounded down to whole updates)."""
     num_envs: int = static(32, check=positive)
+    """Envs rolled out in parallel."""
     horizon: int = static(32, check=positive)
+    """Steps per differentiable window (one Adam step per window)."""
     policy_hidden_sizes: tuple[int, ...] = static((64, 64), check=positive_sizes)
+    """Hidden layer widths of the policy MLP."""
     activation: str = static("tanh", check=one_of(*ACTIVATIONS))
+    """Activation of the policy MLP."""
     normalize_observations: bool = static(True, check=one_of(True, False))
+    """Normalise observations by running mean and std."""
     desync_episodes: bool = static(True, check=one_of(True, False))
+    """Start each env at a random point of its episode."""
     episode_length: int | None = static(None, check=valid_episode_length)
+    """Time limit; None uses the env's default_episode_length."""
 
     learning_rate: float = leaf(1e-3, check=positive)
+    """Adam learning rate."""
     max_grad_norm: float = leaf(1.0, check=positive)
+    """Global gradient-norm clip."""
     reward_scale: float = leaf(1.0, check=positive)
+    """Rewards are multiplied by this in the loss."""
     discount: float = leaf(1.0, check=_unit_open_closed)
+    """Per-step weight discount^t of the window's rewards."""
     init_scale: float = leaf(0.1, check=positive)
+    """Scale of the policy's last layer at init (small: a gentle first policy)."""
 
     @property
     def batch_size(self) -> int:

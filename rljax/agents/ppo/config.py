@@ -5,20 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from rljax import env as env_lib
-from rljax.config import (
-    ConfigBase,
-    config_dataclass,
-    group,
-    is_concrete,
-    leaf,
-    non_negative,
-    one_of,
-    positive,
-    positive_sizes,
-    static,
-    unit_interval,
-    valid_episode_length,
-)
+from rljax.config import (ConfigBase, config_dataclass, group, is_concrete, leaf, non_negative, one_of, positive,
+                          positive_sizes, static, unit_interval, valid_episode_length)
 from rljax.env import Env
 from rljax.nets import ACTIVATIONS
 from rljax.policies import registry as policies

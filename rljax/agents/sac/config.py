@@ -4,19 +4,8 @@ from __future__ import annotations
 
 from rljax import env as env_lib
 from rljax.agents.sac.entropy import REGULATORS, TemperatureSettings
-from rljax.config import (
-    ConfigBase,
-    config_dataclass,
-    group,
-    leaf,
-    non_negative_int,
-    one_of,
-    positive,
-    positive_sizes,
-    static,
-    unit_interval,
-    valid_episode_length,
-)
+from rljax.config import (ConfigBase, config_dataclass, group, leaf, non_negative_int, one_of, positive,
+                          positive_sizes, static, unit_interval, valid_episode_length)
 from rljax.critics import registry as critics
 from rljax.critics.categorical import C51Settings
 from rljax.critics.gaussian import GaussianCriticSettings
