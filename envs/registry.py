@@ -77,6 +77,10 @@ def make(name: str, **kwargs: Any) -> Env:
         if short not in _brax_names():
             raise ValueError(f"unknown env {name!r}; valid names: {names()}")
         return _make_brax(short, kwargs)
+    if name.startswith("playground/") and name not in _FACTORIES:
+        from envs.playground import unknown_name_error
+
+        raise unknown_name_error(name)
     if name not in _FACTORIES:
         raise ValueError(f"unknown env {name!r}; valid names: {names()}")
     factory = _FACTORIES[name]
@@ -95,9 +99,16 @@ def _ensure_registered() -> None:
         return
     _registered = True
     from envs.classic import CartPole, Pendulum
+    from envs.classic.bandit import BimodalBandit
 
     register("cartpole", CartPole)
     register("pendulum", Pendulum)
+    register("bandit/bimodal", BimodalBandit)
+    register("bandit/bimodal_unequal", lambda centre=0.6, width=0.1, height_plus=1.0, height_minus=0.8:
+             BimodalBandit(centre, width, height_plus, height_minus))
+    from envs.playground import register_all as register_playground
+
+    register_playground(register)  # names only; building one imports mujoco_playground (the playground extra)
     import importlib.util
 
     # The contact suite registers itself when it is present (a real package,

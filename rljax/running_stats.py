@@ -6,6 +6,8 @@ pmap/shard-aware); kept here so agents depend on one small interface.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import jax
 import jax.numpy as jnp
 from brax.training import acme
@@ -27,3 +29,10 @@ def update(stats: RunningStats, obs: jax.Array) -> RunningStats:
 def normalize(stats: RunningStats, obs: jax.Array, clip: float = 10.0) -> jax.Array:
     """``clip((obs - mean) / std)``; identity-like before any update (std starts at 1)."""
     return running_statistics.normalize(obs, stats, max_abs_value=clip)
+
+
+def normalizer(stats: RunningStats, enabled: bool) -> Callable[[jax.Array], jax.Array]:
+    """``obs -> normalize(stats, obs)``, or the identity when ``enabled`` is false."""
+    if enabled:
+        return lambda obs: normalize(stats, obs)
+    return lambda obs: obs

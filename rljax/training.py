@@ -50,6 +50,11 @@ class Agent(Protocol):
     - ``train(env, cfg, key) -> Result``: ``init`` then ``lax.scan`` of ``update``.
     - ``make_policy(env, cfg, params, deterministic=False) -> policy(obs, key) -> action``.
     - ``policy_params(state) -> params``: everything ``make_policy`` needs.
+
+    Agents that fine-tune (PPO and its presets FPO and DPPO) also take
+    ``policy_params`` (another run's or ``agents.bc``'s) as an optional last
+    argument of ``init`` and ``train``. ``agents.bc`` meets the protocol with
+    a :class:`rljax.data.Dataset` in the place of the env.
     """
 
     Config: type

@@ -138,7 +138,7 @@ def pendulum_returns(module, cfg, train_env=None, seeds=4):
 
 @pytest.mark.slow
 def test_sac_pendulum():
-    """About 6-7 minutes on 2 CPU cores (4 seeds x 7k gradient steps)."""
+    """About 5-8 minutes on 2 CPU cores (4 seeds x 14k gradient steps)."""
     returns = pendulum_returns(sac, PENDULUM)
     print("SAC pendulum returns per seed:", returns)
     assert returns.mean() >= -200

@@ -27,6 +27,14 @@ discrete actions ``[...]`` (int32 indices).
   (``"none"``; the method raises and agents log no entropy and refuse an
   entropy bonus).
 - ``mode(params, obs) -> action``: the deterministic action.
+- ``imitation_loss(params, obs, action, key) -> [...]``: the behaviour-cloning
+  loss of ``action`` (a demonstrator's, no ``aux``): what fitting the head to
+  data minimises. :class:`HeadBase`'s default is the negative log-likelihood
+  ``-log_likelihood(params, obs, action, {})`` (maximum likelihood: exact for
+  the Gaussian and categorical heads; the tanh-Gaussian inverts ``tanh`` on
+  the action). Generative heads without an exact likelihood override it with
+  their training loss (conditional flow matching, epsilon-MSE); ``key`` draws
+  their noise and times, the default ignores it.
 
 Class attributes: ``discrete`` (actions are indices), ``reparameterized``
 (``sample`` is differentiable in ``params``: what off-policy actors need),
@@ -43,7 +51,7 @@ small config of its own, e.g. :class:`rljax.policies.gaussian.GaussianSettings`)
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Callable, Literal, Protocol, runtime_checkable
 
 import jax
 
@@ -75,10 +83,12 @@ class PolicyHead(Protocol):
 
     def mode(self, params: Params, obs: jax.Array) -> jax.Array: ...
 
+    def imitation_loss(self, params: Params, obs: jax.Array, action: jax.Array, key: jax.Array) -> jax.Array: ...
 
 
 class HeadBase:
-    """The combined methods of :class:`PolicyHead`, composed from the single ones."""
+    """The combined methods of :class:`PolicyHead`, composed from the single ones, and the
+    maximum-likelihood ``imitation_loss``."""
 
     entropy_kind: EntropyKind
 
@@ -93,3 +103,23 @@ class HeadBase:
         if self.entropy_kind == "none":
             return log_likelihood, None
         return log_likelihood, self.entropy(params, obs, key)  # type: ignore[attr-defined]
+
+    def imitation_loss(self, params: Params, obs: jax.Array, action: jax.Array, key: jax.Array) -> jax.Array:
+        """Behaviour cloning by maximum likelihood: ``-log_likelihood(params, obs, action, {})``, ``[...]``.
+        ``key`` is unused. Heads whose log-likelihood needs ``aux`` or has a ``K`` axis override this."""
+        del key
+        return -self.log_likelihood(params, obs, action, {})  # type: ignore[attr-defined]
+
+
+def acting_policy(head: PolicyHead, params: Params, preprocess: Callable[[jax.Array], jax.Array],
+                  deterministic: bool = False) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """``policy(obs [..., obs_size], key) -> action``: ``head.mode`` (deterministic) or a sample
+    of ``head`` at ``params`` on ``preprocess(obs)`` (an agent's observation normaliser)."""
+
+    def policy(obs: jax.Array, key: jax.Array) -> jax.Array:
+        obs = preprocess(obs)
+        if deterministic:
+            return head.mode(params, obs)
+        return head.sample(params, obs, key)[0]
+
+    return policy

@@ -19,6 +19,8 @@ from rljax.config import ConfigBase
 from rljax.registry import Registry
 from rljax.policies.base import PolicyHead
 from rljax.policies.categorical import CategoricalHead, CategoricalSettings
+from rljax.policies.diffusion import DiffusionHead, DiffusionSettings
+from rljax.policies.flow import FlowHead, FlowSettings
 from rljax.policies.gaussian import GaussianHead, GaussianSettings
 from rljax.policies.tanh_gaussian import TanhGaussianHead, TanhGaussianSettings
 
@@ -61,3 +63,11 @@ register("tanh_gaussian", HeadSpec(
 register("categorical", HeadSpec(
     build=lambda n, sizes, act, s: CategoricalHead(n, sizes, act),
     settings=CategoricalSettings, discrete=True, reparameterized=False))
+register("flow", HeadSpec(
+    build=lambda n, sizes, act, s: FlowHead(n, sizes, act, s.num_steps, s.integrator, s.num_mc, s.target,
+                                            s.time_embed_dim),
+    settings=FlowSettings, discrete=False, reparameterized=True))
+register("diffusion", HeadSpec(
+    build=lambda n, sizes, act, s: DiffusionHead(n, sizes, act, s.num_steps, s.finetune_steps, s.min_std,
+                                                 s.denoised_clip, s.time_embed_dim, s.mode),
+    settings=DiffusionSettings, discrete=False, reparameterized=True))

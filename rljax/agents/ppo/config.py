@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from rljax import env as env_lib
@@ -10,6 +12,8 @@ from rljax.config import (ConfigBase, config_dataclass, group, is_concrete, leaf
 from rljax.env import Env
 from rljax.nets import ACTIVATIONS
 from rljax.policies import registry as policies
+from rljax.policies.diffusion import DiffusionSettings
+from rljax.policies.flow import FlowSettings
 from rljax.policies.gaussian import GaussianSettings
 
 
@@ -49,6 +53,10 @@ class Config(ConfigBase):
     """Activation of both networks."""
     normalize_observations: bool = static(True, check=one_of(True, False))
     """Normalise observations by running mean and std."""
+    freeze_obs_stats: bool = static(False, check=one_of(True, False))
+    """Keep the observation statistics as init made them: set it when starting from pre-trained params
+    (``init(..., policy_params=...)`` with their ``obs_stats``), whose inputs those statistics define;
+    moving them would change the pre-trained policy. From scratch it leaves observations unnormalised."""
     anneal_learning_rate: bool = static(True, check=one_of(True, False))
     """Decay the learning rate linearly to 0 over the run."""
     clip_value_loss: bool = static(False, check=one_of(True, False))
@@ -75,6 +83,10 @@ class Config(ConfigBase):
 
     gaussian: GaussianSettings = group(GaussianSettings())
     """Settings of the gaussian policy head."""
+    flow: FlowSettings = group(FlowSettings())
+    """Settings of the flow policy head (FPO's; ``policy="flow"``)."""
+    diffusion: DiffusionSettings = group(DiffusionSettings())
+    """Settings of the diffusion policy head (DPPO's; ``policy="diffusion"``)."""
 
     @property
     def batch_size(self) -> int:
@@ -87,6 +99,17 @@ class Config(ConfigBase):
     @property
     def num_updates(self) -> int:
         return self.total_steps // self.batch_size
+
+    def term_clip_and_weights(self) -> tuple[Any, Any]:
+        """Clip values and advantage weights of the surrogate's log-likelihood terms.
+
+        Each is a scalar (the same for every term) or a ``[K]`` array, one
+        entry per term of a head whose log-likelihood has a trailing ``K``
+        axis (one term per denoising step). PPO: ``(clip_epsilon, 1.0)``.
+        Presets over chains override this (DPPO: a clip schedule over the
+        steps and denoising-discounted advantages).
+        """
+        return self.clip_epsilon, 1.0
 
     def policy_head_name(self, env: Env) -> str:
         """The registered head this config uses on ``env`` (resolves ``"auto"``)."""

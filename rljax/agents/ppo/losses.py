@@ -12,20 +12,33 @@ from rljax.critics.base import ValueHead
 from rljax.policies.base import PolicyHead
 
 
-def clipped_surrogate(log_ratio: jax.Array, advantages: jax.Array, clip_epsilon: float | jax.Array) -> jax.Array:
+def clipped_surrogate(log_ratio: jax.Array, advantages: jax.Array, clip_epsilon: float | jax.Array,
+                      advantage_weights: float | jax.Array = 1.0) -> jax.Array:
     """``-mean(min(r A, clip(r, 1-eps, 1+eps) A))`` with ``r = exp(log_ratio)``.
 
     ``log_ratio [B]`` or ``[B, K]`` (one term per step of a generative chain);
     ``advantages [B]`` are broadcast over ``K`` so each term is clipped on its
-    own; ``clip_epsilon`` is a scalar or ``[K]`` (a schedule over steps).
+    own; ``clip_epsilon`` is a scalar or ``[K]`` (a schedule over steps);
+    ``advantage_weights`` a scalar or ``[K]`` multiplying the advantage of
+    each term (DPPO's denoising discount).
     """
     chex.assert_rank(advantages, 1)
     chex.assert_equal_shape_prefix([log_ratio, advantages], 1)
-    advantages = advantages.reshape(advantages.shape + (1,) * (log_ratio.ndim - 1))
+    _check_per_term(log_ratio, clip_epsilon, "clip_epsilon")
+    _check_per_term(log_ratio, advantage_weights, "advantage_weights")
+    advantages = advantages.reshape(advantages.shape + (1,) * (log_ratio.ndim - 1)) * advantage_weights
     ratio = jnp.exp(log_ratio)
     unclipped = ratio * advantages
     clipped = jnp.clip(ratio, 1.0 - clip_epsilon, 1.0 + clip_epsilon) * advantages
     return -jnp.mean(jnp.minimum(unclipped, clipped))
+
+
+def _check_per_term(log_ratio: jax.Array, value: float | jax.Array, name: str) -> None:
+    """A per-term value is a scalar or has exactly the terms' shape ``log_ratio.shape[1:]``."""
+    shape = jnp.shape(value)
+    if shape and shape != log_ratio.shape[1:]:
+        raise ValueError(f"{name} has shape {shape}, but the log-likelihood has terms of shape "
+                         f"{log_ratio.shape[1:]}: give a scalar or one value per term")
 
 
 def normalize_advantages(advantages: jax.Array) -> jax.Array:
@@ -45,7 +58,8 @@ def ppo_loss(params: dict[str, Any], batch: dict[str, Any], cfg: Any, head: Poli
                                                               key)
     log_ratio = log_likelihood - batch["log_likelihood"]
     advantages = normalize_advantages(batch["advantages"])
-    policy_loss = clipped_surrogate(log_ratio, advantages, cfg.clip_epsilon)
+    term_clip, term_weights = cfg.term_clip_and_weights()
+    policy_loss = clipped_surrogate(log_ratio, advantages, term_clip, term_weights)
 
     values = critic.value(params["value"], obs)
     value_error = jnp.square(values - batch["returns"])
@@ -61,7 +75,7 @@ def ppo_loss(params: dict[str, Any], batch: dict[str, Any], cfg: Any, head: Poli
         "value_loss": value_loss,
         # The low-variance KL estimator (r - 1) - log r, over every term.
         "approx_kl": jnp.mean((ratio - 1.0) - log_ratio),
-        "clip_fraction": jnp.mean(jnp.abs(ratio - 1.0) > cfg.clip_epsilon),
+        "clip_fraction": jnp.mean(jnp.abs(ratio - 1.0) > term_clip),
     }
     if entropy is not None:
         entropy = jnp.mean(entropy)

@@ -7,7 +7,8 @@ hyperparameter sweep.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import functools
+from typing import Any, Callable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -22,7 +23,7 @@ from rljax.agents.ppo.losses import ppo_loss
 from rljax.critics.value import ValueCritic
 from rljax.env import Env, State
 from rljax.policies import registry as policies
-from rljax.policies.base import PolicyHead
+from rljax.policies.base import PolicyHead, acting_policy
 from rljax.returns import gae
 from rljax.training import Result, train_with, tree_all_finite
 
@@ -58,33 +59,68 @@ def _optimizer(cfg: Config) -> optax.GradientTransformation:
     return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(learning_rate, eps=1e-5))
 
 
-def init(env: Env, cfg: Config, key: jax.Array) -> TrainState:
-    """Networks, optimizer, normaliser and ``num_envs`` freshly reset envs."""
+def init(env: Env, cfg: Config, key: jax.Array, policy_params: Any = None) -> TrainState:
+    """Networks, optimizer, normaliser and ``num_envs`` freshly reset envs.
+
+    ``policy_params``: start from pre-trained parameters (behaviour cloning, a
+    checkpoint) instead of from scratch: either the policy head's own params,
+    or an agent's ``policy_params(state)`` / ``Result.params`` (a dict with
+    ``"policy"``, and optionally ``"value"`` and ``"obs_stats"``, each used
+    when present; without ``"obs_stats"`` the normaliser starts fresh, so
+    params trained on normalised observations should bring theirs, and
+    ``cfg.freeze_obs_stats`` keeps them as they are: statistics that move
+    change the pre-trained policy). They must have the structure and shapes
+    of this Config's head on ``env`` (a ``ValueError`` says where they
+    differ). ``None``: from scratch.
+    """
     Config.check_args(env, cfg)
     head, critic = make_heads(env, cfg)
     obs_size = env_lib.observation_size(env)
     policy_key, value_key, env_key, key = jax.random.split(key, 4)
     params = {"policy": head.init(policy_key, obs_size), "value": critic.init(value_key, obs_size)}
+    obs_stats = running_stats.init(obs_size)
+    if policy_params is not None:
+        given = dict(policy_params) if _is_agent_params(policy_params) else {"policy": policy_params}
+        for name, fresh in (("policy", params["policy"]), ("value", params["value"]), ("obs_stats", obs_stats)):
+            if name in given:
+                _check_same_structure(f"policy_params[{name!r}]", fresh, given[name])
+        params = {"policy": given["policy"], "value": given.get("value", params["value"])}
+        obs_stats = given.get("obs_stats", obs_stats)
     return TrainState(
         params=params,
         opt_state=_optimizer(cfg).init(ravel_pytree(params)[0]),
-        obs_stats=running_stats.init(obs_size),
+        obs_stats=obs_stats,
         env_state=_training_env(env, cfg).reset(env_key),
         key=key,
         update_index=jnp.zeros((), jnp.int32),
     )
 
 
-def _normalizer(cfg: Config, stats: running_stats.RunningStats) -> Callable[[jax.Array], jax.Array]:
-    if cfg.normalize_observations:
-        return lambda obs: running_stats.normalize(stats, obs)
-    return lambda obs: obs
+def _is_agent_params(params: Any) -> bool:
+    """``policy_params(state)``'s dict (``"policy"`` and more), as opposed to a head's own params."""
+    return isinstance(params, Mapping) and "policy" in params
+
+
+def _check_same_structure(name: str, expected: Any, given: Any) -> None:
+    expected_paths = {jax.tree_util.keystr(p): jnp.shape(x) for p, x in jax.tree_util.tree_leaves_with_path(expected)}
+    given_paths = {jax.tree_util.keystr(p): jnp.shape(x) for p, x in jax.tree_util.tree_leaves_with_path(given)}
+    if expected_paths != given_paths:
+        missing = sorted(set(expected_paths) - set(given_paths))
+        extra = sorted(set(given_paths) - set(expected_paths))
+        shapes = [f"{p}: {given_paths[p]} (expected {expected_paths[p]})" for p in sorted(expected_paths)
+                  if p in given_paths and given_paths[p] != expected_paths[p]]
+        raise ValueError(f"{name} does not fit this Config's networks: missing {missing[:4]}, unexpected "
+                         f"{extra[:4]}, shapes differing {shapes[:4]}")
+
+
+def _updates_obs_stats(cfg: Config) -> bool:
+    return cfg.normalize_observations and not cfg.freeze_obs_stats
 
 
 def _rollout(env: Env, cfg: Config, head: PolicyHead, state: TrainState, key: jax.Array):
     """``unroll_length`` steps of ``num_envs`` envs; time-major transitions."""
     training_env = _training_env(env, cfg)
-    normalize = _normalizer(cfg, state.obs_stats)
+    normalize = running_stats.normalizer(state.obs_stats, cfg.normalize_observations)
 
     def one_step(env_state: State, step_key: jax.Array):
         obs = normalize(env_state.obs)
@@ -99,7 +135,7 @@ def _rollout(env: Env, cfg: Config, head: PolicyHead, state: TrainState, key: ja
             "truncation": next_state.info["truncation"],
             "next_obs": normalize(next_state.info["final_obs"]),
         }
-        if cfg.normalize_observations:
+        if _updates_obs_stats(cfg):
             transition["raw_obs"] = env_state.obs
         return next_state, transition
 
@@ -175,7 +211,7 @@ def update(env: Env, cfg: Config, state: TrainState) -> tuple[TrainState, dict[s
     params = unravel(flat_params)
 
     # The normaliser moves after the update so the ratio starts at exactly 1.
-    obs_stats = running_stats.update(state.obs_stats, traj["raw_obs"]) if cfg.normalize_observations \
+    obs_stats = running_stats.update(state.obs_stats, traj["raw_obs"]) if _updates_obs_stats(cfg) \
         else state.obs_stats
     new_state = TrainState(params=params, opt_state=opt_state, obs_stats=obs_stats, env_state=env_state,
                            key=key, update_index=state.update_index + 1)
@@ -191,21 +227,17 @@ def policy_params(state: TrainState) -> dict[str, Any]:
     return {**state.params, "obs_stats": state.obs_stats}
 
 
-def train(env: Env, cfg: Config, key: jax.Array) -> Result:
-    """``init`` then ``cfg.num_updates`` updates in one ``lax.scan``."""
-    return train_with(init, update, policy_params, env, cfg, key)
+_policy_params = policy_params  # for ``train``, whose argument ``policy_params`` shadows the function
+
+
+def train(env: Env, cfg: Config, key: jax.Array, policy_params: Any = None) -> Result:
+    """``init`` (from ``policy_params`` when given, see :func:`init`) then ``cfg.num_updates`` updates in
+    one ``lax.scan``."""
+    return train_with(functools.partial(init, policy_params=policy_params), update, _policy_params, env, cfg, key)
 
 
 def make_policy(env: Env, cfg: Config, params: dict[str, Any],
                 deterministic: bool = False) -> Callable[[jax.Array, jax.Array], jax.Array]:
     """``policy(obs [..., obs_size], key) -> action``; normalises observations as in training."""
-    head, _ = make_heads(env, cfg)
-    normalize = _normalizer(cfg, params["obs_stats"])
-
-    def policy(obs: jax.Array, key: jax.Array) -> jax.Array:
-        obs = normalize(obs)
-        if deterministic:
-            return head.mode(params["policy"], obs)
-        return head.sample(params["policy"], obs, key)[0]
-
-    return policy
+    return acting_policy(make_heads(env, cfg)[0], params["policy"],
+                         running_stats.normalizer(params["obs_stats"], cfg.normalize_observations), deterministic)

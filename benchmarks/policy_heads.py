@@ -1,0 +1,89 @@
+"""Cost of generative policy heads: flow and diffusion against the Gaussian head, by number of steps.
+
+    python benchmarks/policy_heads.py                   # 1, 5, 10, 20 integration / denoising steps
+    python benchmarks/policy_heads.py --steps 10 --batch 4096
+
+For each head (Gaussian; flow and diffusion at each step count) it measures
+(1) sampling throughput: actions/s of a jitted ``sample`` on a batch of
+observations (median of ``--repeats`` calls after compiling), and (2) PPO
+training throughput on ``pendulum``: env steps/s of PPO with that head
+through the runner's chunk iterator (the shared harness: steady steps/s over
+chunks after the first, compile seconds the same way as every benchmark),
+each with its ratio to the Gaussian head's. Prints one JSON line per head
+and step count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+import time
+
+import jax
+import tyro
+
+import envs
+from harness import time_ours
+from rljax import agents
+from rljax import env as env_lib
+from rljax.policies import DiffusionSettings, FlowSettings
+
+
+@dataclasses.dataclass
+class Args:
+    steps: tuple[int, ...] = (1, 5, 10, 20)
+    """Integration (flow) and denoising (diffusion) steps to measure."""
+    batch: int = 1024
+    """Observations per sampling call."""
+    repeats: int = 20
+    """Timed sampling calls (median reported)."""
+    ppo_steps: int = 4 * 4096
+    """PPO env steps per measurement (4 chunks of 4 updates of 16 envs x 64 steps)."""
+    chunks: int = 4
+    seed: int = 0
+
+
+def _config(policy: str, steps: int, total_steps: int) -> agents.ppo.Config:
+    return agents.ppo.Config(
+        total_steps=total_steps, num_envs=16, unroll_length=64, num_epochs=4, num_minibatches=4, policy=policy,
+        entropy_coef=0.0, flow=FlowSettings(num_steps=steps), diffusion=DiffusionSettings(num_steps=steps))
+
+
+def sampling(env, cfg: agents.ppo.Config, args: Args) -> dict:
+    head, _ = agents.ppo.make_heads(env, cfg)
+    obs = jax.random.normal(jax.random.key(args.seed), (args.batch, env_lib.observation_size(env)))
+    params = head.init(jax.random.key(args.seed + 1), obs.shape[-1])
+    sample = jax.jit(lambda p, o, k: head.sample(p, o, k)[0])
+    t = time.perf_counter()
+    compiled = sample.lower(params, obs, jax.random.key(0)).compile()
+    compile_s = time.perf_counter() - t
+    seconds = []
+    for i in range(args.repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(compiled(params, obs, jax.random.key(i)))
+        seconds.append(time.perf_counter() - t)
+    return {"actions_per_s": args.batch / statistics.median(seconds), "sample_compile_s": compile_s}
+
+
+def main(args: Args) -> list[dict]:
+    env = envs.make("pendulum")
+    cases = [("gaussian", 0)] + [(head, k) for head in ("flow", "diffusion") for k in args.steps]
+    lines, base = [], {}
+    for head, steps in cases:
+        cfg = _config(head, max(steps, 1), args.ppo_steps)
+        result = {"benchmark": "policy_heads", "head": head, "steps": steps, **sampling(env, cfg, args)}
+        ppo = time_ours(agents.ppo, env, cfg, args.chunks, args.seed, eval_episodes=4)
+        result.update(ppo_steps_per_s=ppo["steps_per_s"], ppo_compile_s=ppo["compile_s"])
+        if head == "gaussian":
+            base = result
+        result["actions_per_s_vs_gaussian"] = result["actions_per_s"] / base["actions_per_s"]
+        result["ppo_steps_per_s_vs_gaussian"] = result["ppo_steps_per_s"] / base["ppo_steps_per_s"]
+        result["device"] = jax.devices()[0].platform
+        print(json.dumps(result), flush=True)
+        lines.append(result)
+    return lines
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args, description=__doc__))

@@ -1,0 +1,121 @@
+"""Which policies can hold two modes: Gaussian, flow and diffusion heads, after behaviour cloning and after RL.
+
+    python experiments/multimodal.py                 # one PNG, a JSON summary
+
+Row 1, behaviour cloning on a 50/50 dataset of actions at -0.6 and +0.6
+(constant observation): the Gaussian's maximum-likelihood fit sits between
+the modes; flow and diffusion heads put mass on both. Row 2, RL on
+``bandit/bimodal`` (equal bumps at +-0.6): Gaussian PPO, FPO (flow) and DPPO
+fine-tuning the cloned diffusion policy. Row 3, the same on
+``bandit/bimodal_unequal`` (bumps 1.0 at +0.6, 0.8 at -0.6), where RL should
+move the mass to the better mode. Every panel is an action histogram of
+4000 samples of one seed's policy; the JSON gives, per panel and seed, the
+share of samples on the +0.6 side. Writes runs/multimodal/<time>/.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tyro
+
+import envs
+from rljax import agents, data
+
+
+@dataclasses.dataclass
+class Args:
+    seeds: int = 2
+    """Seeds per panel (one vmapped program each); histograms show seed 0."""
+    bc_steps: int = 3000
+    """Behaviour-cloning gradient steps."""
+    rl_steps: int = 64 * 200
+    """Env steps of each RL run (one-step episodes)."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    run_root: str = "runs"
+
+
+def bimodal_dataset(n: int = 4096, seed: int = 0) -> data.Dataset:
+    """Constant observation; actions 50/50 at -0.6 and +0.6 with noise of std 0.05."""
+    k1, k2 = jax.random.split(jax.random.key(seed))
+    sign = jnp.where(jax.random.bernoulli(k1, 0.5, (n,)), 1.0, -1.0)
+    action = (0.6 * sign + 0.05 * jax.random.normal(k2, (n,)))[:, None]
+    return data.from_arrays(np.ones((n, 1), np.float32), np.asarray(action), env_name="bandit/bimodal")
+
+
+def main(args: Args) -> dict:
+    dataset = bimodal_dataset()
+    obs = jnp.ones((4000, 1))
+    keys = jax.random.split(jax.random.key(0), args.seeds)
+    rl = dict(total_steps=args.rl_steps, num_envs=64, unroll_length=1, num_epochs=4, num_minibatches=2,
+              policy_hidden_sizes=args.hidden_sizes, gamma=0.0, anneal_learning_rate=False, learning_rate=3e-4)
+    dppo_cfg = agents.dppo.Config(**rl, clip_epsilon=0.2, clip_epsilon_base=0.1)
+    fpo_cfg = agents.fpo.Config(**rl, clip_epsilon=0.05)
+    ppo_cfg = agents.ppo.Config(**rl, entropy_coef=0.0)
+    bc_cfgs = {head: agents.bc.Config(policy=head, total_steps=args.bc_steps,
+                                      steps_per_update=min(500, max(args.bc_steps, 1)),
+                                      policy_hidden_sizes=args.hidden_sizes, diffusion=dppo_cfg.diffusion)
+               for head in ("gaussian", "flow", "diffusion")}
+    if args.seeds < 1:
+        raise ValueError(f"--seeds={args.seeds}: must be >= 1")
+    out_dir = os.path.join(args.run_root, "multimodal", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    os.makedirs(out_dir, exist_ok=False)
+    panels: dict[str, np.ndarray] = {}
+
+    for head, cfg in bc_cfgs.items():
+
+        def clone(key, cfg=cfg):
+            result = agents.bc.train(dataset, cfg, key)
+            return agents.bc.make_policy(dataset, cfg, result.params)(obs, jax.random.fold_in(key, 1))[:, 0], \
+                result.params
+
+        panels[f"BC {head}"], params = jax.jit(jax.vmap(clone))(keys)
+        if head == "diffusion":
+            cloned_diffusion = params
+
+    for env_name in ("bandit/bimodal", "bandit/bimodal_unequal"):
+        env = envs.make(env_name)
+        for label, module, cfg, start in (("PPO gaussian", agents.ppo, ppo_cfg, None),
+                                          ("FPO flow", agents.fpo, fpo_cfg, None),
+                                          ("DPPO from BC", agents.dppo, dppo_cfg, cloned_diffusion)):
+            def rl_run(key, start, module=module, cfg=cfg):
+                result = module.train(env, cfg, key, start)
+                return module.make_policy(env, cfg, result.params)(obs, jax.random.fold_in(key, 1))[:, 0]
+
+            panels[f"{label}, {env_name}"] = jax.jit(jax.vmap(rl_run))(keys, start)
+
+    share = {name: np.mean(np.asarray(a) > 0, axis=1).round(3).tolist() for name, a in panels.items()}
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(3, 3, figsize=(10, 7.5), sharex=True)
+    for ax, (name, actions) in zip(axes.flat, panels.items()):
+        ax.hist(np.clip(np.asarray(actions[0]), -1, 1), bins=np.linspace(-1, 1, 61), color="C0")
+        for mode in (-0.6, 0.6):
+            ax.axvline(mode, color="gray", ls=":", lw=1)
+        ax.set_title(f"{name}\n+0.6 side: {share[name][0]:.0%}", fontsize=8)
+        ax.set_yticks([])
+    for ax in axes[-1]:
+        ax.set_xlabel("action")
+    fig.suptitle("action histograms: behaviour cloning on a 50/50 dataset (top), RL on the bandits", fontsize=10)
+    fig.tight_layout()
+    path = os.path.join(out_dir, "multimodal.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    summary = {"figure": path, "share_on_plus_side_per_seed": share, "seeds": args.seeds}
+    with open(os.path.join(out_dir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    print(json.dumps(summary))
+    return summary
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args, description=__doc__))

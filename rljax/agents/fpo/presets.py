@@ -1,0 +1,21 @@
+"""FPO configs per env: PPO's tuned schedule for the env (rljax.agents.ppo.presets) with FPO's
+flow head and clip, so FPO and Gaussian PPO are compared at the same budget."""
+
+from __future__ import annotations
+
+from rljax.agents.fpo.config import Config
+from rljax.agents.ppo.presets import PLAYGROUND_SCHEDULE, PLAYGROUND_TASKS
+
+PRESETS: dict[str, Config] = {
+    "pendulum": Config(total_steps=2**20, num_envs=16, unroll_length=256, num_epochs=10, num_minibatches=16,
+                       learning_rate=1e-3, gamma=0.9, reward_scale=0.1),
+    "brax/inverted_pendulum": Config(
+        total_steps=2**20, num_envs=128, unroll_length=16, num_minibatches=8, num_epochs=4, learning_rate=1e-3,
+        gamma=0.99, reward_scale=0.1, normalize_observations=False),
+    **{name: Config(**PLAYGROUND_SCHEDULE) for name in PLAYGROUND_TASKS},
+}
+
+
+def preset(env_name: str) -> Config:
+    """The config for ``env_name``, or FPO's defaults."""
+    return PRESETS.get(env_name, Config())
