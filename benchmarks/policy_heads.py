@@ -9,8 +9,9 @@ observations (median of ``--repeats`` calls after compiling), and (2) PPO
 training throughput on ``pendulum``: env steps/s of PPO with that head
 through the runner's chunk iterator (the shared harness: steady steps/s over
 chunks after the first, compile seconds the same way as every benchmark),
-each with its ratio to the Gaussian head's. Prints one JSON line per head
-and step count.
+each with its ratio to the Gaussian head's, taken per round (``--rounds``
+passes over all heads, the Gaussian first) and reported as the median over
+rounds. Prints one JSON line per head and step count.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class Args:
     ppo_steps: int = 4 * 4096
     """PPO env steps per measurement (4 chunks of 4 updates of 16 envs x 64 steps)."""
     chunks: int = 4
+    rounds: int = 3
+    """Rounds over all heads; ratios to the Gaussian are per round, medians reported."""
     seed: int = 0
 
 
@@ -66,19 +69,30 @@ def sampling(env, cfg: agents.ppo.Config, args: Args) -> dict:
     return {"actions_per_s": args.batch / statistics.median(seconds), "sample_compile_s": compile_s}
 
 
+def _measure(env, head: str, steps: int, args: Args) -> dict:
+    cfg = _config(head, max(steps, 1), args.ppo_steps)
+    result = sampling(env, cfg, args)
+    ppo = time_ours(agents.ppo, env, cfg, args.chunks, args.seed, eval_episodes=4)
+    return {**result, "ppo_steps_per_s": ppo["steps_per_s"], "ppo_compile_s": ppo["compile_s"]}
+
+
 def main(args: Args) -> list[dict]:
+    if args.rounds < 1:
+        raise ValueError(f"--rounds={args.rounds}: must be >= 1")
     env = envs.make("pendulum")
     cases = [("gaussian", 0)] + [(head, k) for head in ("flow", "diffusion") for k in args.steps]
-    lines, base = [], {}
-    for head, steps in cases:
-        cfg = _config(head, max(steps, 1), args.ppo_steps)
-        result = {"benchmark": "policy_heads", "head": head, "steps": steps, **sampling(env, cfg, args)}
-        ppo = time_ours(agents.ppo, env, cfg, args.chunks, args.seed, eval_episodes=4)
-        result.update(ppo_steps_per_s=ppo["steps_per_s"], ppo_compile_s=ppo["compile_s"])
-        if head == "gaussian":
-            base = result
-        result["actions_per_s_vs_gaussian"] = result["actions_per_s"] / base["actions_per_s"]
-        result["ppo_steps_per_s_vs_gaussian"] = result["ppo_steps_per_s"] / base["ppo_steps_per_s"]
+    # Each round measures every case, the Gaussian first; a case's ratio is taken against its own
+    # round's Gaussian, and the medians over rounds are reported (the machine's load drifts).
+    rounds = [{case: _measure(env, *case, args) for case in cases} for _ in range(args.rounds)]
+    lines = []
+    for case in cases:
+        runs = [r[case] for r in rounds]
+        median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+        result = {"benchmark": "policy_heads", "head": case[0], "steps": case[1], "rounds": args.rounds, **median}
+        for key in ("actions_per_s", "ppo_steps_per_s"):
+            per_round = [r[case][key] / r[("gaussian", 0)][key] for r in rounds]
+            result[f"{key}_vs_gaussian"] = statistics.median(per_round)
+            result[f"{key}_vs_gaussian_per_round"] = per_round
         result["device"] = jax.devices()[0].platform
         print(json.dumps(result), flush=True)
         lines.append(result)

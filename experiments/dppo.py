@@ -1,9 +1,10 @@
 """DPPO's pipeline on one figure: a Gaussian PPO expert, its dataset, a cloned diffusion policy, DPPO fine-tuning.
 
     python experiments/dppo.py                      # pendulum, 4 BC + DPPO seeds
-    python experiments/dppo.py --expert-steps 65536 --dppo-steps 262144
+    python experiments/dppo.py --expert-steps 49152 --dppo-steps 1048576
 
-1. PPO (pendulum preset) trains for ``--expert-steps`` (a half-trained expert).
+1. PPO (pendulum preset) trains for ``--expert-steps`` (a partly trained expert: 32k of the
+   preset's 1M steps).
 2. ``rljax.data.collect`` records ``--dataset-steps`` of its deterministic actions.
 3. ``agents.bc`` clones them into DPPO's diffusion head (20 denoising steps).
 4. ``agents.dppo`` fine-tunes each clone for ``--dppo-steps`` (the last 10 steps),
@@ -34,13 +35,13 @@ from rljax import agents, data, evaluate
 @dataclasses.dataclass
 class Args:
     env: str = "pendulum"
-    expert_steps: int = 65_536
-    """PPO env steps for the (half-trained) expert."""
+    expert_steps: int = 32_768
+    """PPO env steps for the (partly trained) expert."""
     dataset_steps: int = 16_384
     """(obs, action) pairs recorded from the expert."""
     bc_steps: int = 5_000
     """Behaviour-cloning gradient steps."""
-    dppo_steps: int = 2**17
+    dppo_steps: int = 2**19
     """DPPO fine-tuning env steps per seed."""
     seeds: int = 4
     """BC and DPPO seeds (one vmapped program each); one expert."""

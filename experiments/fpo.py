@@ -68,6 +68,8 @@ def compare(args: CompareArgs) -> dict:
     fpo_cfg, ppo_cfg = agents.fpo.presets.preset(args.env), agents.ppo.presets.preset(args.env)
     if args.total_steps:
         fpo_cfg, ppo_cfg = fpo_cfg.replace(total_steps=args.total_steps), ppo_cfg.replace(total_steps=args.total_steps)
+    if args.seeds < 1 or args.chunks < 1:
+        raise ValueError(f"--seeds={args.seeds}, --chunks={args.chunks}: must be >= 1")
     out_dir = os.path.join(args.run_root, "fpo_vs_ppo",
                            f"{args.env.replace('/', '_')}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}")
     os.makedirs(out_dir, exist_ok=False)

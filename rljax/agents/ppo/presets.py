@@ -9,7 +9,7 @@ from rljax.policies.gaussian import GaussianSettings
 # budget: playground's own PPO settings for these tasks (gamma 0.995, lr 1e-3,
 # entropy 0.01, unrolls of 30, observation normalisation) with 64 envs instead
 # of 2048 and 8 epochs x 8 minibatches instead of 16 x 32.
-PLAYGROUND_SCHEDULE = dict(total_steps=2**21, num_envs=64, unroll_length=32, num_minibatches=8, num_epochs=8,
+PLAYGROUND_SCHEDULE = dict(total_steps=2**20, num_envs=64, unroll_length=32, num_minibatches=8, num_epochs=8,
                            learning_rate=1e-3, gamma=0.995, reward_scale=0.1)
 PLAYGROUND_TASKS = ("playground/CartpoleBalance", "playground/CartpoleSwingup")
 
