@@ -8,7 +8,9 @@ the modes; flow and diffusion heads put mass on both. Row 2, RL on
 ``bandit/bimodal`` (equal bumps at +-0.6): Gaussian PPO, FPO (flow) and DPPO
 fine-tuning the cloned diffusion policy. Row 3, the same on
 ``bandit/bimodal_unequal`` (bumps 1.0 at +0.6, 0.8 at -0.6), where RL should
-move the mass to the better mode. Every panel is an action histogram of
+move the mass to the better mode. Row 4, off-policy on ``bandit/bimodal``:
+Gaussian SAC and DACER (a diffusion actor trained through its chain on the
+critic's Q). Every panel is an action histogram of
 4000 samples of one seed's policy; the JSON gives, per panel and seed, the
 share of samples on the +0.6 side. Writes runs/multimodal/<time>/.
 """
@@ -36,7 +38,9 @@ class Args:
     bc_steps: int = 3000
     """Behaviour-cloning gradient steps."""
     rl_steps: int = 64 * 200
-    """Env steps of each RL run (one-step episodes)."""
+    """Env steps of each on-policy RL run (one-step episodes)."""
+    offpolicy_steps: int = 40_000
+    """Env steps of each off-policy run (SAC, DACER)."""
     hidden_sizes: tuple[int, ...] = (64, 64)
     run_root: str = "runs"
 
@@ -64,6 +68,8 @@ def main(args: Args) -> dict:
                for head in ("gaussian", "flow", "diffusion")}
     if args.seeds < 1:
         raise ValueError(f"--seeds={args.seeds}: must be >= 1")
+    if args.offpolicy_steps <= 1000:
+        raise ValueError(f"--offpolicy-steps={args.offpolicy_steps}: must exceed the 1000 warm-up steps")
     out_dir = os.path.join(args.run_root, "multimodal", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
     os.makedirs(out_dir, exist_ok=False)
     panels: dict[str, np.ndarray] = {}
@@ -90,22 +96,39 @@ def main(args: Args) -> dict:
 
             panels[f"{label}, {env_name}"] = jax.jit(jax.vmap(rl_run))(keys, start)
 
+    env = envs.make("bandit/bimodal")
+    offpolicy = dict(total_steps=args.offpolicy_steps, num_envs=16, unroll_length=1, warmup_steps=1000,
+                     buffer_size=20_000, gamma=0.0, utd_ratio=0.25, batch_size=128,
+                     policy_hidden_sizes=args.hidden_sizes, critic_hidden_sizes=(256, 256), critic_learning_rate=1e-3)
+    sac_cfg = agents.sac.Config(**offpolicy, actor_learning_rate=1e-3)
+    sac_cfg = sac_cfg.replace(temperature=sac_cfg.temperature.replace(learning_rate=3e-3))
+    dacer_cfg = agents.dacer.Config(**offpolicy, policy_delay=4)
+    dacer_cfg = dacer_cfg.replace(diffusion=dacer_cfg.diffusion.replace(num_steps=10))
+    for label, module, cfg in (("SAC gaussian", agents.sac, sac_cfg), ("DACER diffusion", agents.dacer, dacer_cfg)):
+        def off_policy_run(key, module=module, cfg=cfg):
+            result = module.train(env, cfg, key)
+            return module.make_policy(env, cfg, result.params)(obs, jax.random.fold_in(key, 1))[:, 0]
+
+        panels[f"{label}, bandit/bimodal"] = jax.jit(jax.vmap(off_policy_run))(keys)
+
     share = {name: np.mean(np.asarray(a) > 0, axis=1).round(3).tolist() for name, a in panels.items()}
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(3, 3, figsize=(10, 7.5), sharex=True)
+    fig, axes = plt.subplots(4, 3, figsize=(10, 10), sharex=True)
+    axes[-1, -1].set_visible(False)
     for ax, (name, actions) in zip(axes.flat, panels.items()):
         ax.hist(np.clip(np.asarray(actions[0]), -1, 1), bins=np.linspace(-1, 1, 61), color="C0")
         for mode in (-0.6, 0.6):
             ax.axvline(mode, color="gray", ls=":", lw=1)
         ax.set_title(f"{name}\n+0.6 side: {share[name][0]:.0%}", fontsize=8)
         ax.set_yticks([])
-    for ax in axes[-1]:
+    for ax in list(axes[-1, :2]) + [axes[-2, -1]]:
         ax.set_xlabel("action")
-    fig.suptitle("action histograms: behaviour cloning on a 50/50 dataset (top), RL on the bandits", fontsize=10)
+    fig.suptitle("action histograms: behaviour cloning on a 50/50 dataset (top), on-policy RL on the bandits, "
+                 "off-policy RL on bandit/bimodal (bottom)", fontsize=9)
     fig.tight_layout()
     path = os.path.join(out_dir, "multimodal.png")
     fig.savefig(path, dpi=110)

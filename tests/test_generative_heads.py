@@ -285,3 +285,15 @@ def test_heads_are_registered_with_their_settings():
     head = registry.make("flow", action_size=3, hidden_sizes=(8,), activation="relu",
                          settings=FlowSettings(integrator="midpoint", num_mc=4, target="epsilon"))
     assert isinstance(head, FlowHead) and (head.integrator, head.num_mc, head.target) == ("midpoint", 4, "epsilon")
+
+
+def test_flow_noise_std_scales_the_source_and_the_cfm_pairs():
+    """An untrained flow (velocity ~ 0) returns its source noise: std noise_std; the stored pairs' eps too."""
+    head = registry.make("flow", action_size=2, hidden_sizes=(16,), activation="tanh",
+                         settings=FlowSettings(noise_std=0.3))
+    params = head.init(jax.random.key(0), OBS)
+    action, aux = head.sample(params, _obs((4000,)), jax.random.key(1))
+    np.testing.assert_allclose(np.std(np.asarray(action), axis=0), 0.3, rtol=0.1)
+    np.testing.assert_allclose(np.std(np.asarray(aux["eps"])), 0.3, rtol=0.05)
+    with pytest.raises(ValueError, match="noise_std"):
+        FlowSettings(noise_std=0.0)

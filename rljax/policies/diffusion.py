@@ -236,9 +236,15 @@ class DiffusionHead(HeadBase):
         raise NotImplementedError("DiffusionHead has no entropy (entropy_kind='none')")
 
     def mode(self, params: Params, obs: jax.Array) -> jax.Array:
-        """The deterministic action from ``x_K = 0``: DDIM's chain (eta = 0, the clipped ``x0_hat`` of each
-        step; ``mode_kind="ddim"``) or the sampler's step means (``"mean"``)."""
-        x = jnp.zeros(obs.shape[:-1] + (self.action_size,), jnp.float32)
+        """The deterministic action: :meth:`from_noise` at ``x_K = 0``."""
+        return self.from_noise(params, obs, jnp.zeros(obs.shape[:-1] + (self.action_size,), jnp.float32))
+
+    def from_noise(self, params: Params, obs: jax.Array, noise: jax.Array) -> jax.Array:
+        """The action ``[..., A]`` of the deterministic chain from ``x_K = noise [..., A]`` (the sampler's
+        source is ``N(0, I)``): DDIM's (eta = 0, the clipped ``x0_hat`` of each step; ``mode_kind="ddim"``)
+        or the sampler's step means (``"mean"``). Differentiable in ``params`` and ``noise``."""
+        chex.assert_axis_dimension(noise, -1, self.action_size)
+        x = noise.astype(jnp.float32)
         if self.mode_kind == "mean":
             return self._chain(params, obs, x, jnp.zeros((self.num_steps,) + x.shape))[0]
         abar, abar_prev = self._table("abar"), self._table("abar_prev")

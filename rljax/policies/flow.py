@@ -5,7 +5,8 @@ straight path between an action ``a`` (``t = 0``) and a noise draw ``eps``
 (``t = 1``), ``x_t = t * eps + (1 - t) * a``, whose velocity ``dx_t/dt`` is
 ``eps - a``. Actions come from integrating ``dx/dt = v`` from ``x_1 ~ N(0, I)``
 back to ``t = 0`` in ``num_steps`` Euler (or midpoint) steps; ``mode`` starts
-from ``x_1 = 0``.
+from ``x_1 = 0``. The source is ``N(0, noise_std^2 I)`` (``eps`` below has that
+std), so ``noise_std`` is the untrained policy's action noise.
 
 No closed-form likelihood exists. The head's ``log_likelihood`` is FPO's
 surrogate (McAllister et al., "Flow Matching Policy Gradients"): minus the
@@ -60,6 +61,9 @@ class FlowSettings(ConfigBase):
     the noise recovered from v, i.e. the velocity loss weighted by (1 - t)^2)."""
     time_embed_dim: int = static(8, check=positive_even)
     """Width of the Fourier time embedding (cos, sin of t * 2^k); even."""
+    noise_std: float = static(1.0, check=positive)
+    """Std of the source noise x_1 (and of the CFM pairs' eps): the untrained flow's action noise,
+    as a Gaussian head's initial std (FPO's reference: 1)."""
 
 
 def time_embedding(t: jax.Array, dim: int) -> jax.Array:
@@ -106,6 +110,7 @@ class FlowHead(HeadBase):
     num_mc: int = 8
     target: str = "velocity"
     time_embed_dim: int = 8
+    noise_std: float = 1.0
     discrete = False
     reparameterized = True
     entropy_kind = "none"
@@ -154,14 +159,13 @@ class FlowHead(HeadBase):
     def _draw_pairs(self, key: jax.Array, batch_shape: tuple[int, ...]) -> Aux:
         t_key, eps_key = jax.random.split(key)
         return {"t": jax.random.uniform(t_key, batch_shape + (self.num_mc,)),
-                "eps": jax.random.normal(eps_key, batch_shape + (self.num_mc, self.action_size))}
+                "eps": self.noise_std * jax.random.normal(eps_key, batch_shape + (self.num_mc, self.action_size))}
 
     def sample(self, params: Params, obs: jax.Array, key: jax.Array) -> tuple[jax.Array, Aux]:
         """``action [..., A]`` integrated from ``x_1 ~ N(0, I)``, and ``num_mc`` fresh ``(t, eps)`` pairs."""
         noise_key, pairs_key = jax.random.split(key)
         batch_shape = obs.shape[:-1]
-        x1 = jax.random.normal(noise_key, batch_shape + (self.action_size,))
-        action = self.integrate(lambda x, t: self.velocity(params, obs, x, t), x1)
+        action = self.from_noise(params, obs, jax.random.normal(noise_key, batch_shape + (self.action_size,)))
         return action, self._draw_pairs(pairs_key, batch_shape)
 
     def log_likelihood(self, params: Params, obs: jax.Array, action: jax.Array, aux: Aux) -> jax.Array:
@@ -181,5 +185,10 @@ class FlowHead(HeadBase):
 
     def mode(self, params: Params, obs: jax.Array) -> jax.Array:
         """The deterministic action: the flow of ``x_1 = 0``."""
-        x1 = jnp.zeros(obs.shape[:-1] + (self.action_size,), jnp.float32)
-        return self.integrate(lambda x, t: self.velocity(params, obs, x, t), x1)
+        return self.from_noise(params, obs, jnp.zeros(obs.shape[:-1] + (self.action_size,), jnp.float32))
+
+    def from_noise(self, params: Params, obs: jax.Array, noise: jax.Array) -> jax.Array:
+        """The action ``[..., A]`` the flow carries ``x_1 = noise_std * noise`` to (``noise [..., A]`` in units
+        of the source's std; ``sample`` draws it from ``N(0, I)``). Differentiable in ``params`` and ``noise``."""
+        chex.assert_axis_dimension(noise, -1, self.action_size)
+        return self.integrate(lambda x, t: self.velocity(params, obs, x, t), self.noise_std * noise)

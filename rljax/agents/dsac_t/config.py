@@ -31,6 +31,17 @@ class Config(SACConfig):
     delayed groups at one gradient step per env step.
     ``gaussian.huber_ratio=True`` selects the reference repository's newer
     Huber-ratio critic loss.
+
+    Rewards are normalised (``normalize_rewards=True``): divided by their std
+    over the warm-up's random-action transitions, a constant fixed at
+    ``init``. DSAC-T's claim of insensitivity to the reward scale rests on its
+    critic's scale-free refinements, but its networks still have to output
+    values at the returns' scale (Q about -7e3 at rewards x 100 on pendulum,
+    grown from a unit-scale initialisation by Adam's bounded steps) and its
+    loss's ``eps`` is a constant in reward units: at x 100 the returns swung
+    between -34 and -840 late in training and ended at -435 (4 seeds). With
+    the warm-up normalisation every reward scale gives learning the same
+    numbers.
     """
 
     unroll_length: int = static(2, check=positive)
@@ -47,6 +58,8 @@ class Config(SACConfig):
     """Critic steps per actor / temperature / target step."""
     target_policy: bool = static(True, check=one_of(True, False))
     """Next actions come from a Polyak-averaged target policy."""
+    normalize_rewards: bool = static(True, check=one_of(True, False))
+    """Divide rewards by their std over the warm-up's transitions (scale-free learning; see above)."""
 
     actor_learning_rate: float = leaf(1e-4, check=positive)
     """Adam rate of the actor."""

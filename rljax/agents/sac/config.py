@@ -90,6 +90,9 @@ class Config(ConfigBase):
     """Polyak rate of the target networks."""
     reward_scale: float = leaf(1.0, check=positive)
     """Rewards are multiplied by this for learning."""
+    normalize_rewards: bool = static(False, check=one_of(True, False))
+    """Also divide rewards by their std over the warm-up's random-action transitions (fixed at init), so
+    learning sees the same numbers whatever the rewards' scale. Needs warmup_steps > 0."""
 
     tanh_gaussian: TanhGaussianSettings = group(TanhGaussianSettings())
     """Settings of the tanh_gaussian policy head."""
@@ -139,6 +142,9 @@ class Config(ConfigBase):
             raise ValueError(
                 f"{name}.total_steps={self.total_steps}: must exceed warmup_steps ({self.warmup_steps}) by at "
                 f"least one update (num_envs * unroll_length = {self.env_steps_per_update} steps)")
+        if self.normalize_rewards and self.warmup_steps == 0:
+            raise ValueError(f"{name}.normalize_rewards=True: the reward std comes from the warm-up's "
+                             f"transitions, so warmup_steps must be > 0")
         spec = policies.get(self.policy)
         if spec.discrete or not spec.reparameterized:
             raise ValueError(f"{name}.policy={self.policy!r}: the off-policy actor needs a reparameterised "

@@ -17,8 +17,10 @@ registers a regulator here instead of copying the loop. The protocol:
 - ``uses_log_prob``: the actor loss and TD target include ``-alpha log pi``;
 - ``init() -> state`` (a pytree kept in ``TrainState.entropy``);
 - ``alpha(state) -> []``;
-- ``update(state, sample, key) -> (state, metrics)``, once per actor step,
-  given the actor's reparameterised :class:`ActorSample` on the batch;
+- ``update(state, sample, key, sample_actions) -> (state, metrics)``, once
+  per actor step, given the actor's reparameterised :class:`ActorSample` on
+  the batch and ``sample_actions(obs [..., O], key) -> [..., A]``, a sampler of
+  the updated actor (for regulators that estimate the entropy from samples);
 - ``explore(state, action, key) -> action``: the action sent to the env.
 """
 
@@ -35,6 +37,7 @@ from rljax.agents.sac.losses import temperature_loss
 from rljax.config import ConfigBase, config_dataclass, leaf, positive
 
 RegulatorState = Any
+ActionSampler = Callable[[jax.Array, jax.Array], jax.Array]  # (obs [..., O], key) -> action [..., A]
 
 
 @config_dataclass
@@ -65,8 +68,8 @@ class EntropyRegulator(Protocol):
 
     def alpha(self, state: RegulatorState) -> jax.Array: ...
 
-    def update(self, state: RegulatorState, sample: ActorSample,
-               key: jax.Array) -> tuple[RegulatorState, dict[str, jax.Array]]: ...
+    def update(self, state: RegulatorState, sample: ActorSample, key: jax.Array,
+               sample_actions: ActionSampler) -> tuple[RegulatorState, dict[str, jax.Array]]: ...
 
     def explore(self, state: RegulatorState, action: jax.Array, key: jax.Array) -> jax.Array: ...
 
@@ -90,9 +93,9 @@ class LearnedTemperature:
     def alpha(self, state: RegulatorState) -> jax.Array:
         return jnp.exp(state["log_alpha"])
 
-    def update(self, state: RegulatorState, sample: ActorSample,
-               key: jax.Array) -> tuple[RegulatorState, dict[str, jax.Array]]:
-        del key
+    def update(self, state: RegulatorState, sample: ActorSample, key: jax.Array,
+               sample_actions: ActionSampler) -> tuple[RegulatorState, dict[str, jax.Array]]:
+        del key, sample_actions
         target_entropy = self.settings.target_entropy_per_dim * self.action_size
         grad = jax.grad(temperature_loss)(state["log_alpha"], sample.log_prob, target_entropy)
         updates, opt_state = self._optimizer.update(grad, state["opt_state"])
@@ -119,8 +122,8 @@ class FixedTemperature:
     def alpha(self, state: RegulatorState) -> jax.Array:
         return jnp.asarray(0.0 if self.settings is None else self.settings.init, jnp.float32)
 
-    def update(self, state: RegulatorState, sample: ActorSample,
-               key: jax.Array) -> tuple[RegulatorState, dict[str, jax.Array]]:
+    def update(self, state: RegulatorState, sample: ActorSample, key: jax.Array,
+               sample_actions: ActionSampler) -> tuple[RegulatorState, dict[str, jax.Array]]:
         return state, {}
 
     def explore(self, state: RegulatorState, action: jax.Array, key: jax.Array) -> jax.Array:

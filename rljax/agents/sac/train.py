@@ -51,6 +51,7 @@ class TrainState:
     env_state: State
     key: jax.Array
     update_index: jax.Array  # int32 scalar: updates done so far
+    reward_normalizer: jax.Array  # float32 scalar: learning's rewards are reward * reward_scale * this
 
 
 class Parts(NamedTuple):
@@ -96,18 +97,19 @@ def _transition(state: State, next_state: State, action: jax.Array) -> dict[str,
 
 
 def _collect(env: Env, cfg: Config, env_state: State, replay_state: Any, keys: jax.Array,
-             act: Callable[[jax.Array, jax.Array], jax.Array]) -> tuple[State, Any]:
-    """Step the batched env once per key with ``act(obs, key)``, adding every transition to replay."""
+             act: Callable[[jax.Array, jax.Array], jax.Array]) -> tuple[State, Any, jax.Array]:
+    """Step the batched env once per key with ``act(obs, key)``, adding every transition to replay.
+    Also returns the rewards, ``[len(keys), num_envs]``."""
     training_env, replay = _training_env(env, cfg), _replay(cfg)
 
     def one_step(carry, key):
         env_state, replay_state = carry
         action = act(env_state.obs, key)
         next_state = training_env.step(env_state, action)
-        return (next_state, replay.add(replay_state, _transition(env_state, next_state, action))), None
+        return (next_state, replay.add(replay_state, _transition(env_state, next_state, action))), next_state.reward
 
-    (env_state, replay_state), _ = jax.lax.scan(one_step, (env_state, replay_state), keys)
-    return env_state, replay_state
+    (env_state, replay_state), rewards = jax.lax.scan(one_step, (env_state, replay_state), keys)
+    return env_state, replay_state, rewards
 
 
 def init(env: Env, cfg: Config, key: jax.Array) -> TrainState:
@@ -129,11 +131,24 @@ def init(env: Env, cfg: Config, key: jax.Array) -> TrainState:
     def random_action(obs: jax.Array, k: jax.Array) -> jax.Array:
         return jax.random.uniform(k, (obs.shape[0], action_size), minval=-1.0, maxval=1.0)
 
-    env_state, replay_state = _collect(env, cfg, env_state, replay_state,
-                                       jax.random.split(prefill_key, cfg.prefill_steps), random_action)
+    env_state, replay_state, rewards = _collect(env, cfg, env_state, replay_state,
+                                                jax.random.split(prefill_key, cfg.prefill_steps), random_action)
     return TrainState(params=params, target_params=target_params, opt_state=opt_state, entropy=regulator.init(),
                       critic_state=critic.init_state(), replay=replay_state, env_state=env_state, key=key,
-                      update_index=jnp.zeros((), jnp.int32))
+                      update_index=jnp.zeros((), jnp.int32), reward_normalizer=reward_normalizer(cfg, rewards))
+
+
+def reward_normalizer(cfg: Config, warmup_rewards: jax.Array) -> jax.Array:
+    """``1 / std`` of the warm-up's rewards with ``cfg.normalize_rewards`` (1 where they are constant), else 1.
+
+    Rewards scaled by ``c`` give a ``c`` times larger std, so learning sees the
+    same numbers at every reward scale (networks initialised and optimised for
+    unit-scale outputs, and constants in reward units such as DSAC-T's
+    ``eps``, then act the same at every scale)."""
+    if not cfg.normalize_rewards:
+        return jnp.ones((), jnp.float32)
+    std = jnp.std(warmup_rewards)
+    return jnp.where(std > 1e-8, 1.0 / jnp.maximum(std, 1e-8), 1.0).astype(jnp.float32)
 
 
 class UpdateKeys(NamedTuple):
@@ -166,7 +181,8 @@ def _td_inputs(parts: Parts, cfg: Config, state: TrainState, batch: dict[str, ja
         next_action = head.sample(next_policy, batch["next_obs"], key)[0]
         next_log_prob = jnp.zeros(batch["reward"].shape, jnp.float32)
     return jax.lax.stop_gradient({
-        "obs": batch["obs"], "action": batch["action"], "reward": batch["reward"] * cfg.reward_scale,
+        "obs": batch["obs"], "action": batch["action"],
+        "reward": batch["reward"] * cfg.reward_scale * state.reward_normalizer,
         "discount": cfg.gamma * (1.0 - batch["terminal"]), "next_obs": batch["next_obs"],
         "next_action": next_action, "next_log_prob": next_log_prob, "alpha": regulator.alpha(state.entropy),
     })
@@ -203,7 +219,9 @@ def actor_step(parts: Parts, cfg: Config, state: TrainState, obs: jax.Array, act
     (loss, sample), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["policy"])
     updates, opt_policy = _optimizers(cfg)["policy"].update(grads, state.opt_state["policy"])
     params = {**state.params, "policy": optax.apply_updates(state.params["policy"], updates)}
-    entropy_state, regulator_metrics = regulator.update(state.entropy, jax.lax.stop_gradient(sample), regulator_key)
+    entropy_state, regulator_metrics = regulator.update(
+        state.entropy, jax.lax.stop_gradient(sample), regulator_key,
+        lambda o, k: jax.lax.stop_gradient(head.sample(params["policy"], o, k)[0]))
 
     target_params = {"critic": polyak(state.target_params["critic"], params["critic"], cfg.tau),
                      "policy": polyak(state.target_params["policy"], params["policy"], cfg.tau)
@@ -239,8 +257,8 @@ def update(env: Env, cfg: Config, state: TrainState) -> tuple[TrainState, dict[s
         action = parts.head.sample(state.params["policy"], obs, k)[0]
         return parts.regulator.explore(state.entropy, action, jax.random.fold_in(k, 1))
 
-    env_state, replay_state = _collect(env, cfg, state.env_state, state.replay,
-                                       jax.random.split(rollout_key, cfg.unroll_length), act)
+    env_state, replay_state, _ = _collect(env, cfg, state.env_state, state.replay,
+                                          jax.random.split(rollout_key, cfg.unroll_length), act)
     keys = draw_update_keys(cfg, grad_key)
     # Every batch is drawn before the gradient loop (replay does not change
     # during it), so the loop carries only the learning state, not the buffer.

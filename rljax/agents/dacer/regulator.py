@@ -1,0 +1,125 @@
+"""DACER's entropy regulator: exploration noise scaled by an ``alpha`` that follows an entropy estimate.
+
+A diffusion actor has no log-likelihood to put in SAC's loss, so DACER (Wang
+et al.) regulates exploration outside it: actions sent to the env are the
+chain's sample plus ``N(0, (noise_scale * alpha)^2)``, clipped to the action
+box, and ``alpha`` follows Adam on ``-log_alpha * (H_target - H_est)``, with
+``H_target = target_entropy_per_dim * |A|`` and ``H_est`` the entropy of
+those noisy actions, estimated by a Gaussian-mixture fit to samples at a few
+batch states (:mod:`rljax.agents.dacer.mixture`).
+
+DACER's reference estimates the entropy on a whole batch once per alpha
+update (every 10,000 gradient steps). Here every actor step estimates it on
+``entropy_states`` states and alpha steps on the mean of a period's
+estimates: the same kind of figure, from more states, with no ``lax.cond``
+(which ``vmap`` over seeds would turn into computing the estimate every step
+anyway).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from rljax.agents.dacer.mixture import mixture_entropy
+from rljax.agents.sac import entropy as entropy_lib
+from rljax.agents.sac.entropy import ActionSampler, ActorSample, RegulatorState
+from rljax.config import ConfigBase, config_dataclass, leaf, positive, static
+
+
+@config_dataclass
+class NoiseScaleSettings(ConfigBase):
+    """Settings of DACER's exploration-noise regulator (``entropy="noise_scale"``)."""
+
+    init: float = leaf(3.0, check=positive)
+    """Initial alpha (DACER: 3)."""
+    learning_rate: float = leaf(3e-2, check=positive)
+    """Adam rate of log-alpha, one step per update period (DACER: 3e-2)."""
+    target_entropy_per_dim: float = leaf(-0.9)
+    """Target entropy = this * |A| (DACER: -0.9 |A|)."""
+    noise_scale: float = leaf(0.15, check=positive)
+    """Exploration noise std = noise_scale * alpha (DACER: 0.15)."""
+    update_period: int = static(5_000, check=positive)
+    """Actor steps between alpha updates (DACER: every 10,000 gradient steps, i.e. 5,000 actor steps at
+    policy_delay 2)."""
+    entropy_states: int = static(4, check=positive)
+    """Batch states at which each actor step estimates the entropy."""
+    entropy_samples: int = static(200, check=positive)
+    """Actions sampled per state for the estimate (DACER: 200)."""
+    mixture_components: int = static(3, check=positive)
+    """Components of the Gaussian mixture fitted to them (DACER: 3)."""
+
+    def _check_consistency(self) -> None:
+        if self.mixture_components > self.entropy_samples:
+            raise ValueError(f"{type(self).__module__}.{type(self).__qualname__}.mixture_components="
+                             f"{self.mixture_components}: must be <= entropy_samples ({self.entropy_samples})")
+
+
+@dataclasses.dataclass(frozen=True)
+class NoiseScaleRegulator:
+    """``alpha`` scales the exploration noise; it adapts to hold the estimated entropy at the target."""
+
+    settings: NoiseScaleSettings
+    action_size: int
+    uses_log_prob = False
+
+    @property
+    def _optimizer(self) -> optax.GradientTransformation:
+        return optax.adam(self.settings.learning_rate)
+
+    def init(self) -> RegulatorState:
+        log_alpha = jnp.log(jnp.asarray(self.settings.init, jnp.float32))
+        return {"log_alpha": log_alpha, "opt_state": self._optimizer.init(log_alpha),
+                "entropy_sum": jnp.zeros((), jnp.float32), "steps": jnp.zeros((), jnp.int32)}
+
+    def alpha(self, state: RegulatorState) -> jax.Array:
+        return jnp.exp(state["log_alpha"])
+
+    def explore(self, state: RegulatorState, action: jax.Array, key: jax.Array) -> jax.Array:
+        """``clip(action + noise_scale * alpha * N(0, I), -1, 1)``."""
+        noise = self.settings.noise_scale * self.alpha(state) * jax.random.normal(key, action.shape)
+        return jnp.clip(action + noise, -1.0, 1.0)
+
+    def entropy_estimate(self, state: RegulatorState, obs: jax.Array, key: jax.Array,
+                         sample_actions: ActionSampler) -> jax.Array:
+        """Mean over ``obs [S, O]`` of the mixture entropy of ``entropy_samples`` explored actions: ``[]``."""
+        s = self.settings
+        sample_key, noise_key, fit_key = jax.random.split(key, 3)
+        repeated = jnp.broadcast_to(obs, (s.entropy_samples,) + obs.shape)            # [N, S, O]
+        actions = self.explore(state, sample_actions(repeated, sample_key), noise_key)  # [N, S, A]
+        fit_keys = jax.random.split(fit_key, obs.shape[0])
+        per_state = jax.vmap(lambda x, k: mixture_entropy(x, k, s.mixture_components),
+                             in_axes=(1, 0))(actions, fit_keys)
+        return jnp.mean(per_state)
+
+    def update(self, state: RegulatorState, sample: ActorSample, key: jax.Array,
+               sample_actions: ActionSampler) -> tuple[RegulatorState, dict[str, jax.Array]]:
+        s = self.settings
+        estimate = self.entropy_estimate(state, sample.obs[:s.entropy_states], key, sample_actions)
+        steps, entropy_sum = state["steps"] + 1, state["entropy_sum"] + estimate
+        due = steps % s.update_period == 0
+        period_entropy = entropy_sum / jnp.where(due, s.update_period, steps % s.update_period)
+        # d/dlog_alpha of -log_alpha * (H_target - H_est)
+        grad = period_entropy - s.target_entropy_per_dim * self.action_size
+        updates, opt_state = self._optimizer.update(grad, state["opt_state"])
+        stepped = {"log_alpha": optax.apply_updates(state["log_alpha"], updates), "opt_state": opt_state}
+        kept = {"log_alpha": state["log_alpha"], "opt_state": state["opt_state"]}
+        new_state: dict[str, Any] = jax.tree.map(lambda a, b: jnp.where(due, a, b), stepped, kept)
+        new_state.update(entropy_sum=jnp.where(due, 0.0, entropy_sum), steps=steps)
+        return new_state, {"entropy_estimate": estimate,
+                           "exploration_std": s.noise_scale * self.alpha(new_state)}
+
+
+def _build(cfg: Any, action_size: int) -> NoiseScaleRegulator:
+    if not hasattr(cfg, "noise_scale"):
+        raise ValueError(f"entropy='noise_scale' needs a Config with a noise_scale settings group "
+                         f"(rljax.agents.dacer.Config); {type(cfg).__qualname__} has none")
+    return NoiseScaleRegulator(cfg.noise_scale, action_size)
+
+
+if "noise_scale" not in entropy_lib.REGULATORS:
+    entropy_lib.register("noise_scale", _build)

@@ -1,0 +1,119 @@
+"""DACER: the Gaussian-mixture entropy estimate against closed forms, gradients through the denoising
+chain against finite differences, the noise-scale regulator's schedule, config checks, and the
+bimodal bandit (DACER keeps both modes, Gaussian SAC picks one)."""
+
+import math
+
+import chex
+import jax
+import jax.flatten_util
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+from rljax import agents
+from rljax.agents.dacer import NoiseScaleRegulator, NoiseScaleSettings, fit_gaussian_mixture, mixture_entropy
+from rljax.agents.sac.entropy import ActorSample
+from rljax.policies import DiffusionHead
+
+
+def _gaussian_entropy(cov: np.ndarray) -> float:
+    d = cov.shape[0]
+    return 0.5 * d * (1 + math.log(2 * math.pi)) + 0.5 * np.linalg.slogdet(cov)[1]
+
+
+class TestMixtureEntropy(chex.TestCase):
+    @chex.variants(with_jit=True, without_jit=True)
+    def test_within_five_percent_of_a_known_gaussians_entropy(self):
+        estimate = self.variant(mixture_entropy)
+        for cov in (np.array([[1.0, 0.5], [0.5, 2.0]]), np.diag([0.5, 1.0, 3.0])):
+            samples = jax.random.normal(jax.random.key(0), (2000, cov.shape[0])) @ np.linalg.cholesky(cov).T
+            truth = _gaussian_entropy(cov)
+            got = float(estimate(jnp.asarray(samples, jnp.float32), jax.random.key(1)))
+            assert abs(got - truth) <= 0.05 * abs(truth), (got, truth)
+
+    def test_separates_two_narrow_modes(self):
+        """Two modes at +-0.6 of std 0.1: entropy log 2 + H(N(0, 0.1^2)) = -0.19; one Gaussian over both
+        would say 0.93."""
+        signs = jnp.where(jnp.arange(2000) % 2 == 0, 1.0, -1.0)[:, None]
+        samples = 0.6 * signs + 0.1 * jax.random.normal(jax.random.key(0), (2000, 1))
+        truth = math.log(2) + _gaussian_entropy(np.array([[0.01]]))
+        assert abs(float(mixture_entropy(samples, jax.random.key(1))) - truth) < 0.05
+        mixture = fit_gaussian_mixture(samples, jax.random.key(1))
+        chex.assert_shape((mixture.weights, mixture.means, mixture.covariances), [(3,), (3, 1), (3, 1, 1)])
+        np.testing.assert_allclose(float(jnp.sum(mixture.weights)), 1.0, rtol=1e-5)
+
+    def test_rejects_more_components_than_samples(self):
+        with pytest.raises(ValueError, match="num_components=3: must be <= the number of samples"):
+            mixture_entropy(jnp.zeros((2, 1)), jax.random.key(0))
+
+
+def test_gradients_through_the_denoising_chain_match_finite_differences():
+    """d/dparams of a function of the sampled action, backpropagated through all K steps (float64)."""
+    head = DiffusionHead(2, (16, 16), num_steps=5, min_std=1e-3)
+    obs = jax.random.normal(jax.random.key(0), (8, 3))
+    with jax.enable_x64(True):
+        params = jax.tree.map(lambda x: x.astype(jnp.float64), head.init(jax.random.key(1), 3))
+        obs = obs.astype(jnp.float64)
+        weights = jnp.asarray([[1.0, -2.0]], jnp.float64)
+
+        def objective(p):
+            action = head.sample(p, obs, jax.random.key(2))[0]
+            return jnp.sum(jnp.sin(3.0 * action) * weights)
+
+        grad = jax.grad(objective)(params)
+        flat, unravel = jax.flatten_util.ravel_pytree(params)
+        directions = jax.random.normal(jax.random.key(3), (4,) + flat.shape, jnp.float64)
+        h = 1e-6
+        for d in directions:
+            numeric = (objective(unravel(flat + h * d)) - objective(unravel(flat - h * d))) / (2 * h)
+            analytic = jnp.dot(jax.flatten_util.ravel_pytree(grad)[0], d)
+            np.testing.assert_allclose(float(analytic), float(numeric), rtol=1e-6, atol=1e-9)
+        assert float(jnp.linalg.norm(jax.flatten_util.ravel_pytree(grad)[0])) > 1e-3  # the test has teeth
+
+
+def _regulator(**settings) -> NoiseScaleRegulator:
+    return NoiseScaleRegulator(NoiseScaleSettings(**settings), action_size=2)
+
+
+def test_regulator_steps_alpha_once_per_period_against_the_mean_estimate():
+    """A deterministic actor: the explored actions are N(0, (0.1 alpha)^2 I) in 2-D, entropy
+    2.84 + 2 log 0.3 = 0.43 at alpha 3, above the target -1.8, so alpha falls, by the Adam rate,
+    exactly at each period's end."""
+    regulator = _regulator(update_period=3, entropy_states=2, entropy_samples=200, learning_rate=0.1,
+                           noise_scale=0.1)
+    sampler = lambda obs, k: jnp.zeros(obs.shape[:-1] + (2,))  # noqa: E731
+    sample = ActorSample(obs=jnp.zeros((8, 3)), action=jnp.zeros((8, 2)), log_prob=None)
+    update = jax.jit(lambda s, k: regulator.update(s, sample, k, sampler))
+    state, alphas, estimates = regulator.init(), [], []
+    for i in range(6):
+        state, metrics = update(state, jax.random.key(i))
+        alphas.append(float(regulator.alpha(state)))
+        estimates.append(float(metrics["entropy_estimate"]))
+    np.testing.assert_allclose(alphas[:2], 3.0)
+    np.testing.assert_allclose(alphas[2], 3.0 * math.exp(-0.1), rtol=1e-4)  # Adam's first step: the rate
+    assert alphas[3] == alphas[4] == alphas[2] and alphas[5] < alphas[4]
+    truth = _gaussian_entropy(np.eye(2) * 0.3**2)
+    np.testing.assert_allclose(np.mean(estimates[:3]), truth, atol=0.1)
+
+
+def test_exploration_noise_is_scaled_by_alpha_and_clipped_to_the_action_box():
+    regulator = _regulator(noise_scale=0.1, init=2.0)
+    state = regulator.init()
+    noisy = regulator.explore(state, jnp.zeros((20_000, 2)), jax.random.key(0))
+    np.testing.assert_allclose(float(jnp.std(noisy)), 0.2, rtol=0.02)
+    assert float(jnp.max(jnp.abs(regulator.explore(state, jnp.full((100, 2), 0.99), jax.random.key(1))))) <= 1.0
+
+
+def test_config_checks():
+    cfg = agents.dacer.Config()
+    assert cfg.policy == "diffusion" and cfg.entropy == "noise_scale" and cfg.diffusion.num_steps == 20
+    with pytest.raises(ValueError, match="mixture_components=300: must be <= entropy_samples"):
+        NoiseScaleSettings(mixture_components=300)
+    with pytest.raises(ValueError, match="entropy="):
+        cfg.replace(entropy="learned")
+    with pytest.raises(ValueError, match="discrete actions"):
+        agents.dacer.init(envs.make("cartpole"), cfg.replace(total_steps=20_000), jax.random.key(0))
+    with pytest.raises(ValueError, match="noise_scale settings group"):
+        agents.sac.make_parts(envs.make("pendulum"), agents.sac.Config(entropy="noise_scale"))
