@@ -111,6 +111,8 @@ def test_config_checks():
     assert cfg.policy == "diffusion" and cfg.entropy == "noise_scale" and cfg.diffusion.num_steps == 20
     with pytest.raises(ValueError, match="mixture_components=300: must be <= entropy_samples"):
         NoiseScaleSettings(mixture_components=300)
+    with pytest.raises(ValueError, match="entropy_states=512: must be <= batch_size"):
+        cfg.replace(noise_scale=cfg.noise_scale.replace(entropy_states=512))
     with pytest.raises(ValueError, match="entropy="):
         cfg.replace(entropy="learned")
     with pytest.raises(ValueError, match="discrete actions"):

@@ -42,3 +42,10 @@ class Config(DSACTConfig):
     """Settings of the diffusion actor: 20 denoising steps (DACER), last-step std 1e-3."""
     noise_scale: NoiseScaleSettings = group(NoiseScaleSettings())
     """Exploration noise and its alpha: std 0.15 alpha, alpha from 3 at Adam 3e-2 every 5,000 actor steps."""
+
+    def _check_consistency(self) -> None:
+        super()._check_consistency()
+        if self.noise_scale.entropy_states > self.batch_size:
+            raise ValueError(f"{type(self).__module__}.{type(self).__qualname__}.noise_scale.entropy_states="
+                             f"{self.noise_scale.entropy_states}: must be <= batch_size ({self.batch_size}), the "
+                             f"states it is drawn from")

@@ -18,21 +18,9 @@ with (it names the head).
 
 from rljax.agents.dsrl import presets
 from rljax.agents.dsrl.config import BASE_HEADS, Config
-from rljax.agents.dsrl.noise_space import (
-                                           NoiseSpaceEnv,
-                                           check_base_params,
-                                           make_base_head,
-                                           noise_space_env,
-                                           noise_to_action,
-)
-from rljax.agents.dsrl.train import (
-                                           TrainState,
-                                           init,
-                                           make_policy,
-                                           policy_params,
-                                           train,
-                                           update,
-)
+from rljax.agents.dsrl.noise_space import (NoiseSpaceEnv, check_base_params, make_base_head, noise_space_env,
+                                           noise_to_action)
+from rljax.agents.dsrl.train import TrainState, init, make_policy, policy_params, train, update
 from rljax.training import Result
 
 __all__ = ["Config", "Result", "TrainState", "presets", "init", "update", "train", "make_policy", "policy_params",

@@ -5,15 +5,7 @@ from __future__ import annotations
 from rljax.agents.bc.config import Config as BCConfig
 from rljax.agents.sac.config import Config as SACConfig
 from rljax.agents.sac.entropy import TemperatureSettings
-from rljax.config import (
-    config_dataclass,
-    group,
-    leaf,
-    non_negative_int,
-    one_of,
-    positive,
-    static,
-)
+from rljax.config import config_dataclass, group, leaf, non_negative_int, one_of, positive, static
 
 BASE_HEADS = ("flow", "diffusion")
 """The generative heads DSRL can steer (each has a deterministic noise-to-action map)."""
