@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import envs
-from rljax import agents
+from rljax import agents, evaluate
 from rljax.agents.dacer import NoiseScaleRegulator, NoiseScaleSettings, fit_gaussian_mixture, mixture_entropy
 from rljax.agents.sac.entropy import ActorSample
 from rljax.policies import DiffusionHead
@@ -119,3 +119,26 @@ def test_config_checks():
         agents.dacer.init(envs.make("cartpole"), cfg.replace(total_steps=20_000), jax.random.key(0))
     with pytest.raises(ValueError, match="noise_scale settings group"):
         agents.sac.make_parts(envs.make("pendulum"), agents.sac.Config(entropy="noise_scale"))
+
+
+def test_dacer_learns_the_better_bump_of_the_unequal_bandit():
+    """4 seeds in one program: through its chain, the diffusion actor moves to the 1.0 bump at +0.6 (the other
+    bump, at -0.6, pays 0.8; a uniform policy about 0.22)."""
+    env = envs.make("bandit/bimodal_unequal")
+    cfg = agents.dacer.Config(total_steps=12_000, num_envs=16, unroll_length=1, warmup_steps=1000,
+                              buffer_size=20_000, gamma=0.0, utd_ratio=0.25, batch_size=128,
+                              policy_hidden_sizes=(64, 64), critic_hidden_sizes=(256, 256), actor_learning_rate=1e-3,
+                              critic_learning_rate=1e-3)
+    cfg = cfg.replace(diffusion=cfg.diffusion.replace(num_steps=5))
+
+    def run(key):
+        result = agents.dacer.train(env, cfg, key)
+        deterministic = agents.dacer.make_policy(env, cfg, result.params, deterministic=True)
+        samples = agents.dacer.make_policy(env, cfg, result.params)(jnp.ones((1000, 1)), key)[:, 0]
+        return (evaluate(env, deterministic, key, num_episodes=16).mean(), jnp.mean(jnp.abs(samples - 0.6) < 0.2),
+                result.metrics["nonfinite"])
+
+    returns, near_better, nonfinite = jax.jit(jax.vmap(run))(jax.random.split(jax.random.key(0), 4))
+    assert not np.asarray(nonfinite).any()
+    assert np.all(np.asarray(returns) >= 0.95), returns
+    assert np.all(np.asarray(near_better) >= 0.9), near_better
