@@ -38,10 +38,11 @@ class Config(SACConfig):
     critic's scale-free refinements, but its networks still have to output
     values at the returns' scale (Q about -7e3 at rewards x 100 on pendulum,
     grown from a unit-scale initialisation by Adam's bounded steps) and its
-    loss's ``eps`` is a constant in reward units: at x 100 the returns swung
-    between -34 and -840 late in training and ended at -435 (4 seeds). With
-    the warm-up normalisation every reward scale gives learning the same
-    numbers.
+    loss's ``eps`` is a constant in reward units: at x 100 one seed's training
+    returns swung between -34 and -840 late in the run, and four seeds ended
+    at -435 against about -150 at x 1. With the warm-up normalisation every
+    reward scale gives learning the same numbers (README's table: x 0.01 to
+    x 100 within 0.05 per seed).
     """
 
     unroll_length: int = static(2, check=positive)
