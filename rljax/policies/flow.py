@@ -162,7 +162,7 @@ class FlowHead(HeadBase):
                 "eps": self.noise_std * jax.random.normal(eps_key, batch_shape + (self.num_mc, self.action_size))}
 
     def sample(self, params: Params, obs: jax.Array, key: jax.Array) -> tuple[jax.Array, Aux]:
-        """``action [..., A]`` integrated from ``x_1 ~ N(0, I)``, and ``num_mc`` fresh ``(t, eps)`` pairs."""
+        """``action [..., A]`` integrated from ``x_1 ~ N(0, noise_std^2 I)``, and ``num_mc`` fresh ``(t, eps)`` pairs."""
         noise_key, pairs_key = jax.random.split(key)
         batch_shape = obs.shape[:-1]
         action = self.from_noise(params, obs, jax.random.normal(noise_key, batch_shape + (self.action_size,)))

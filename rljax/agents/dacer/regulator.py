@@ -69,12 +69,12 @@ class NoiseScaleRegulator:
 
     @property
     def _optimizer(self) -> optax.GradientTransformation:
-        return optax.adam(self.settings.learning_rate)
+        # Averages the per-step gradients H_est - H_target over the period and takes one Adam step at its end.
+        return optax.MultiSteps(optax.adam(self.settings.learning_rate), every_k_schedule=self.settings.update_period)
 
     def init(self) -> RegulatorState:
         log_alpha = jnp.log(jnp.asarray(self.settings.init, jnp.float32))
-        return {"log_alpha": log_alpha, "opt_state": self._optimizer.init(log_alpha),
-                "entropy_sum": jnp.zeros((), jnp.float32), "steps": jnp.zeros((), jnp.int32)}
+        return {"log_alpha": log_alpha, "opt_state": self._optimizer.init(log_alpha)}
 
     def alpha(self, state: RegulatorState) -> jax.Array:
         return jnp.exp(state["log_alpha"])
@@ -100,16 +100,9 @@ class NoiseScaleRegulator:
                sample_actions: ActionSampler) -> tuple[RegulatorState, dict[str, jax.Array]]:
         s = self.settings
         estimate = self.entropy_estimate(state, sample.obs[:s.entropy_states], key, sample_actions)
-        steps, entropy_sum = state["steps"] + 1, state["entropy_sum"] + estimate
-        due = steps % s.update_period == 0
-        period_entropy = entropy_sum / jnp.where(due, s.update_period, steps % s.update_period)
-        # d/dlog_alpha of -log_alpha * (H_target - H_est)
-        grad = period_entropy - s.target_entropy_per_dim * self.action_size
+        grad = estimate - s.target_entropy_per_dim * self.action_size  # d/dlog_alpha of -log_alpha (H_target - H_est)
         updates, opt_state = self._optimizer.update(grad, state["opt_state"])
-        stepped = {"log_alpha": optax.apply_updates(state["log_alpha"], updates), "opt_state": opt_state}
-        kept = {"log_alpha": state["log_alpha"], "opt_state": state["opt_state"]}
-        new_state: dict[str, Any] = jax.tree.map(lambda a, b: jnp.where(due, a, b), stepped, kept)
-        new_state.update(entropy_sum=jnp.where(due, 0.0, entropy_sum), steps=steps)
+        new_state = {"log_alpha": optax.apply_updates(state["log_alpha"], updates), "opt_state": opt_state}
         return new_state, {"entropy_estimate": estimate,
                            "exploration_std": s.noise_scale * self.alpha(new_state)}
 
