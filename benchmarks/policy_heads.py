@@ -48,9 +48,11 @@ class Args:
     ppo_steps: int = 4 * 4096
     """PPO env steps per measurement (4 chunks of 4 updates of 16 envs x 64 steps)."""
     chunks: int = 4
+    """Compiled chunks of each timed training run (steady throughput over those after the first)."""
     rounds: int = 3
     """Rounds over all heads; ratios to the Gaussian are per round, medians reported."""
     seed: int = 0
+    """Seed of the observations, parameters and training runs."""
     onpolicy: bool = True
     """Measure the on-policy part (sampling and PPO throughput; --no-onpolicy skips it)."""
     offpolicy: bool = False

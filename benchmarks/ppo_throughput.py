@@ -32,26 +32,42 @@ from rljax.policies import GaussianSettings
 
 @dataclasses.dataclass
 class Args:
+    """Every setting is given to both trainers; the learning settings are rljax's inverted_pendulum preset."""
+
     env: str = "inverted_pendulum"
     """brax env name (without the ``brax/`` prefix)."""
     backend: str = "spring"
+    """brax physics backend: generalized, positional, spring or mjx."""
     num_envs: int = 128
+    """Envs stepped in parallel."""
     unroll_length: int = 16
+    """Steps per env per update."""
     num_minibatches: int = 8
+    """Minibatches per pass over each update's batch."""
     num_epochs: int = 4
+    """Passes over each update's batch."""
     total_steps: int = 2**20
     """Env steps per trainer; split into ``chunks`` equal compiled chunks."""
     chunks: int = 8
+    """Timed chunks per run (brax: training epochs); the first holds compilation."""
     hidden_sizes: tuple[int, ...] = (64, 64)
-    # Learning settings: rljax's inverted_pendulum preset, given to both trainers.
+    """Hidden layer widths of the policy and value networks."""
     learning_rate: float = 1e-3
+    """Adam learning rate (constant)."""
     gamma: float = 0.99
+    """Discount."""
     entropy_coef: float = 0.0
+    """Weight of the entropy bonus."""
     reward_scale: float = 0.1
+    """Rewards are multiplied by this for learning."""
     clip_epsilon: float = 0.2
+    """Ratio clip of PPO's surrogate."""
     max_grad_norm: float = 0.5
+    """Global gradient-norm clip."""
     eval_episodes: int = 128
+    """Deterministic evaluation episodes at the end of each run."""
     seed: int = 0
+    """Seed of both trainers."""
     rounds: int = 3
     """Run the pair this many times, alternating which goes first; report medians."""
 

@@ -38,11 +38,15 @@ from rljax import agents
 @dataclasses.dataclass
 class Args:
     num_envs: int = 16
+    """Envs stepped in parallel."""
     num_steps: int = 128
     """Steps per env per update."""
     num_epochs: int = 8
+    """Passes over each update's batch."""
     num_minibatches: int = 8
+    """Minibatches per pass."""
     learning_rate: float = 5e-4
+    """Adam learning rate (constant)."""
     updates: int = 244
     """Updates per run (244 x 2048 = 499,712 env steps, rejax's 500k rounded down to whole updates)."""
     chunks: int = 4
@@ -50,13 +54,21 @@ class Args:
     rounds: int = 3
     """Repeats of the pair, order alternating."""
     gamma: float = 0.99
+    """Discount."""
     gae_lambda: float = 0.95
+    """GAE lambda."""
     clip_epsilon: float = 0.2
+    """Ratio clip of the surrogate (and of the value loss)."""
     entropy_coef: float = 0.01
+    """Weight of the entropy bonus."""
     value_coef: float = 0.5
+    """Weight of the value loss."""
     max_grad_norm: float = 0.5
+    """Global gradient-norm clip."""
     eval_episodes: int = 128
+    """Deterministic evaluation episodes of our final policy (rejax: its own 128-episode callback)."""
     seed: int = 0
+    """Seed of both trainers."""
 
 
 def run_ours(args: Args) -> dict:

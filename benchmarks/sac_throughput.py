@@ -31,22 +31,33 @@ from rljax import agents
 @dataclasses.dataclass
 class Args:
     env: str = "inverted_pendulum"
+    """brax env name (without the ``brax/`` prefix)."""
     backend: str = "spring"
+    """brax physics backend: generalized, positional, spring or mjx."""
     num_envs: int = 32
+    """Envs stepped in parallel."""
     grad_updates_per_step: int = 4
+    """Gradient steps per vector-env step (ours: utd_ratio = this / num_envs)."""
     batch_size: int = 256
+    """Transitions per gradient step."""
     warmup: int = 2048
+    """Env steps that prefill the replay before learning (brax: min_replay_size)."""
     replay_size: int = 100_000
+    """Replay capacity in transitions."""
     steps_per_chunk: int = 6400
-    """env steps per timed chunk"""
+    """Env steps per timed chunk."""
     chunks: int = 4
-    """timed chunks per run (the first includes compilation)"""
+    """Timed chunks per run (the first includes compilation)."""
     rounds: int = 3
-    """repeats of the whole comparison, order alternating"""
+    """Repeats of the whole comparison, order alternating."""
     episode_length: int = 1000
+    """Time limit of an episode (env steps)."""
     learning_rate: float = 3e-4
+    """Adam rate of actor and critics."""
     gamma: float = 0.99
+    """Discount."""
     seed: int = 0
+    """Seed of both trainers."""
 
 
 def _with_grad_steps(result: dict, args: Args) -> dict:

@@ -20,16 +20,22 @@ def register(name: str, factory: Callable[..., Env]) -> None:
     _FACTORIES[name] = factory
 
 
+# brax's registry also holds envs that exist only for brax's own unit tests ("Gotta go fast! This
+# trivial Env is for unit testing."): makeable as brax/<name>, never listed by names().
+BRAX_TEST_ONLY = ("fast",)
+
+
 def _brax_names() -> list[str]:
+    """Every env in brax's registry, its test-only ones included."""
     from brax import envs as brax_envs
 
     return sorted(brax_envs._envs)  # brax keeps its registry in this module-level dict
 
 
 def names() -> list[str]:
-    """Every registered env name, sorted."""
+    """Every env name to train on, sorted (brax's test-only envs, e.g. brax/fast, are left out)."""
     _ensure_registered()
-    return sorted(list(_FACTORIES) + [f"brax/{n}" for n in _brax_names()])
+    return sorted(list(_FACTORIES) + [f"brax/{n}" for n in _brax_names() if n not in BRAX_TEST_ONLY])
 
 
 def _accepted_kwargs(cls: type) -> list[str]:
@@ -69,7 +75,8 @@ def make(name: str, **kwargs: Any) -> Env:
 
     Returns a single (unbatched) env following brax's ``Env``/``State``
     protocol, without a time limit; trainers add one (``default_episode_length``
-    unless configured) together with auto-reset and vectorisation.
+    unless configured) together with auto-reset and vectorisation. brax's
+    test-only envs (``"brax/fast"``) can be made, though ``names()`` leaves them out.
     """
     _ensure_registered()
     if name.startswith("brax/"):

@@ -3,16 +3,18 @@ APG alone on any differentiable env.
 
     python experiments/apg.py                          # defaults below, 2 seeds each
     python experiments/apg.py --apg.total-steps 65536 --ppo.total-steps 524288
+    python experiments/apg.py --docs-copy              # also update docs/apg_vs_ppo.png
     python experiments/apg.py --env brax/reacher --seeds 4   # APG alone (spring backend, its preset)
 
 Trains an analytic-policy-gradient agent (gradients through the contact
 solver) and PPO (model-free) on the same task with ``rljax.runner`` (metrics.csv,
 TensorBoard, checkpoints per run), then plots both learning curves on one
-figure (``runs/apg_vs_ppo/<time>/apg_vs_ppo.png``, copied to
-``docs/apg_vs_ppo.png``) and prints a JSON summary: final returns, env steps
-each used, and the env steps APG needed to reach PPO's final return (the
-better of PPO's last training return and its final deterministic evaluation;
-APG's training return is its deterministic policy's).
+figure (``runs/apg_vs_ppo/<time>/apg_vs_ppo.png``; ``--docs-copy`` also
+copies it to the repository's ``docs/apg_vs_ppo.png``, the README's figure)
+and prints a JSON summary: final returns, env steps each used, and the env
+steps APG needed to reach PPO's final return (the better of PPO's last
+training return and its final deterministic evaluation; APG's training
+return is its deterministic policy's).
 
 With ``--env``, the script trains APG alone on that env from its preset
 (rljax/agents/apg/presets.py, with the brax backend it was tuned on unless
@@ -42,22 +44,28 @@ from rljax.policies.gaussian import GaussianSettings
 from rljax.runner import RunOptions, cli, env_from_argv, run
 
 ENV = "contact/push"
+# The README's figure: written only with --docs-copy.
+DOCS_FIGURE = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs",
+                                            "apg_vs_ppo.png"))
 
 
 @dataclasses.dataclass
 class Args:
     apg: agents.apg.Config = preset(ENV)
+    """The APG agent's Config (contact/push preset)."""
     ppo: agents.ppo.Config = agents.ppo.Config(total_steps=2**19, num_envs=32, unroll_length=32, num_epochs=4,
                                                num_minibatches=4, learning_rate=1e-3, gamma=0.97,
                                                entropy_coef=0.0, reward_scale=0.1,
                                                gaussian=GaussianSettings(init_log_std=-0.5))
+    """The PPO baseline's Config."""
     seeds: int = 2
+    """Seeds per agent, trained together as one vmapped program each."""
     run_root: str = "runs"
-    docs_copy: str | None = "docs/apg_vs_ppo.png"
-    """Where to copy the figure (None: don't)."""
+    """Folder under which the comparison's folder is made (<run-root>/apg_vs_ppo/<time>)."""
+    docs_copy: bool = False
+    """Also copy the figure to the repository's docs/apg_vs_ppo.png (the README's figure)."""
     reuse_ppo: str | None = None
-    """A PPO run folder written by an earlier run of this script (runs/apg_vs_ppo/<time>/ppo/<env>-<time>):
-    reuse its metrics.csv and summary.json instead of training PPO again. Its config must match --ppo."""
+    """A PPO run folder of an earlier run of this script (its config must match --ppo): reuse it, don't train PPO."""
 
 
 def _curve(run_dir: str) -> tuple[np.ndarray, np.ndarray]:
@@ -75,6 +83,11 @@ def _reuse(run_dir: str, cfg: agents.ppo.Config) -> dict:
         raise ValueError(f"reuse_ppo={run_dir!r}: its env/config differ from this run's --ppo config")
     with open(os.path.join(run_dir, "summary.json")) as f:
         return json.load(f)
+
+
+def figure_paths(out_dir: str, docs_copy: bool) -> list[str]:
+    """Where the figure goes: the run folder's ``apg_vs_ppo.png``, then (``--docs-copy``) docs/apg_vs_ppo.png."""
+    return [os.path.join(out_dir, "apg_vs_ppo.png"), *([DOCS_FIGURE] if docs_copy else [])]
 
 
 def _final(ret: np.ndarray, window: int = 3) -> float:
@@ -148,13 +161,13 @@ def main(argv: list[str] | None = None) -> dict:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path = os.path.join(out_dir, "apg_vs_ppo.png")
+    path, *copies = figure_paths(out_dir, args.docs_copy)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     summary["figure"] = path
-    if args.docs_copy:
-        os.makedirs(os.path.dirname(args.docs_copy) or ".", exist_ok=True)
-        shutil.copyfile(path, args.docs_copy)
+    for copy in copies:
+        shutil.copyfile(path, copy)
+        summary["figure_copy"] = copy
     with open(os.path.join(out_dir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
     print(json.dumps(summary))

@@ -35,6 +35,7 @@ from rljax import agents, data, evaluate
 @dataclasses.dataclass
 class Args:
     env: str = "pendulum"
+    """An env with a DPPO preset (agents.dppo.presets)."""
     expert_steps: int = 32_768
     """PPO env steps for the (partly trained) expert."""
     dataset_steps: int = 16_384
@@ -46,6 +47,7 @@ class Args:
     seeds: int = 4
     """BC and DPPO seeds (one vmapped program each); one expert."""
     run_root: str = "runs"
+    """Folder under which the pipeline's folder is made (<run-root>/dppo/<time>)."""
 
 
 def main(args: Args) -> dict:
@@ -123,5 +125,10 @@ def main(args: Args) -> dict:
     return summary
 
 
+def parse_args(argv: list[str] | None = None) -> Args:
+    """The command line (default ``sys.argv[1:]``) as :class:`Args`; ``--help`` describes every flag."""
+    return tyro.cli(Args, args=argv, description=__doc__)
+
+
 if __name__ == "__main__":
-    main(tyro.cli(Args, description=__doc__))
+    main(parse_args())

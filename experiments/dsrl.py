@@ -58,6 +58,7 @@ class Args:
     seeds: int = 4
     """BC and DSRL seeds (one vmapped program); one expert."""
     run_root: str = "runs"
+    """Folder under which the pipeline's folder is made (<run-root>/dsrl/<time>)."""
 
 
 def build_configs(args: Args):
@@ -179,5 +180,10 @@ def main(args: Args) -> dict:
     return summary
 
 
+def parse_args(argv: list[str] | None = None) -> Args:
+    """The command line (default ``sys.argv[1:]``) as :class:`Args`; ``--help`` describes every flag."""
+    return tyro.cli(Args, args=argv, description=__doc__)
+
+
 if __name__ == "__main__":
-    main(tyro.cli(Args, description=__doc__))
+    main(parse_args())

@@ -37,13 +37,15 @@ BRAX_BACKEND = "spring"  # brax envs are compared on the backend the presets wer
 @dataclasses.dataclass
 class CompareArgs:
     env: str = "pendulum"
-    """A continuous-action env with presets for both agents (pendulum, brax/inverted_pendulum,
-    playground/CartpoleBalance, playground/CartpoleSwingup)."""
+    """A continuous-action env with presets of both agents (e.g. pendulum, brax/inverted_pendulum)."""
     seeds: int = 4
+    """Seeds per agent, trained together as one vmapped program each."""
     total_steps: int | None = None
     """Env steps per run (default: the presets')."""
     chunks: int = 8
+    """Compiled chunks each run is split into (progress and logs between them)."""
     run_root: str = "runs"
+    """Folder under which the comparison's folder is made (<run-root>/fpo_vs_ppo/<env>-<time>)."""
 
 
 def _curve(run_dir: str) -> tuple[np.ndarray, np.ndarray]:

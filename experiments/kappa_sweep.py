@@ -37,13 +37,19 @@ G = 9.81
 @dataclasses.dataclass
 class Args:
     kappas: Sequence[float] = (1e-8, 1e-6, 1e-5, 1e-4, 1e-3)
+    """Central-path parameters of the contact solver, one curve each."""
     friction: float = 0.3
+    """Friction coefficient mu between box and ground."""
     mass: float = 1.0
+    """Box mass m (kg)."""
     dt: float = 0.01
+    """Time step (s)."""
     num_forces: int = 121
+    """Forces F in the sweep, evenly spaced."""
     max_force_ratio: float = 2.0
-    """sweep F from 0 to this multiple of the threshold mu m g"""
+    """Sweep F from 0 to this multiple of the threshold mu m g."""
     out_dir: str = "runs/kappa_sweep"
+    """Folder under which a <time> folder gets the figure and data.json."""
 
 
 def main(args: Args) -> dict:
@@ -91,4 +97,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    main(tyro.cli(Args, description=__doc__))

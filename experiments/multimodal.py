@@ -42,7 +42,9 @@ class Args:
     offpolicy_steps: int = 40_000
     """Env steps of each off-policy run (SAC, DACER)."""
     hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden layer widths of every panel's policy (off-policy critics: 256 256)."""
     run_root: str = "runs"
+    """Folder under which the figure's folder is made (<run-root>/multimodal/<time>)."""
 
 
 def bimodal_dataset(n: int = 4096, seed: int = 0) -> data.Dataset:

@@ -31,17 +31,27 @@ from rljax import contact
 @dataclasses.dataclass
 class Args:
     true_friction: float = 0.4
+    """Friction coefficient mu that generates the observations."""
     true_mass: float = 1.3
+    """Box mass (kg) that generates the observations."""
     init_friction: float = 0.2
+    """The fit's initial guess of mu."""
     init_mass: float = 0.8
+    """The fit's initial guess of the mass (kg)."""
     noise_mm: Sequence[float] = (0.0, 1.0)
-    """observation noise levels (std, millimetres); one fit per level"""
+    """Observation noise levels (std, millimetres); one fit per level."""
     steps: int = 80
+    """Steps of each of the three pushed rollouts."""
     dt: float = 0.01
+    """Time step (s)."""
     kappa: float = 1e-6
+    """Central-path parameter of the contact solver."""
     iters: int = 40
+    """L-BFGS iterations per fit (fewer when the gradient vanishes)."""
     seed: int = 0
+    """Seed of the observation noise."""
     out_dir: str = "runs/sysid"
+    """Folder under which a <time> folder gets summary.json."""
 
 
 def make_world(mu, mass, dt):
@@ -137,4 +147,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    main(tyro.cli(Args, description=__doc__))

@@ -35,13 +35,19 @@ class Args:
     steps: int = 40
     """Window length (env steps of 0.05 s)."""
     iterations: int = 300
+    """Adam iterations over the force sequence."""
     learning_rate: float = 0.05
+    """Adam's initial step size (cosine-decayed to 5% over the iterations)."""
     final_weight: float = 5.0
+    """Weight of the final distance to the goal plus final speed in the loss."""
     ctrl_cost: float = 1e-3
+    """Weight of the mean squared action in the loss."""
     kappa: float = 1e-4
     """Central-path parameter of the solver (trajectory and gradients)."""
     seed: int = 0
+    """Seed of the env's reset (the box's start and goal)."""
     run_root: str = "runs"
+    """Folder under which the result's folder is made (<run-root>/trajopt/<time>)."""
 
 
 def main(argv: list[str] | None = None) -> dict:

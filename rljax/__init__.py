@@ -12,7 +12,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from rljax.evaluate import evaluate
+from rljax._warp_notice import import_mjx
+
+import_mjx()  # before anything imports brax: MJX's notice that the optional warp is absent, silenced
+
+from rljax.evaluate import evaluate  # noqa: E402
 
 __all__ = ["agents", "contact", "critics", "policies", "evaluate"]
 _SUBMODULES = {"agents", "checkpoint", "config", "contact", "critics", "env", "nets", "policies", "replay",

@@ -22,7 +22,7 @@ input fails with a ``ValueError`` naming the field before anything compiles.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -173,6 +173,28 @@ class ConfigBase:
         if not rest:
             return self.replace(**{head: value})
         return self.replace(**{head: getattr(self, head).replace_path(rest, value)})
+
+    @classmethod
+    def from_dict(cls: type[C], values: Mapping[str, Any]) -> C:
+        """The Config that :meth:`to_dict` (and a round trip through JSON) described.
+
+        Unknown keys raise ``ValueError`` naming them (a config.json from another
+        version of the agent); missing ones take their defaults.
+        """
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise ValueError(f"{cls.__module__}.{cls.__qualname__} has no field(s) {unknown}")
+        kwargs = {}
+        for name, value in values.items():
+            f = fields[name]
+            default = f.default
+            if _is_group(f):
+                value = type(default).from_dict(value)
+            elif isinstance(default, tuple) and isinstance(value, list):
+                value = tuple(value)
+            kwargs[name] = value
+        return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python view (for config.json)."""

@@ -19,6 +19,16 @@ def test_names_cover_classic_and_every_brax_env():
         assert name in names
 
 
+def test_brax_test_only_envs_are_makeable_but_not_listed():
+    from brax import envs as brax_envs
+
+    names = envs.names()
+    assert "brax/fast" not in names  # brax's "trivial Env for unit testing"
+    assert {f"brax/{n}" for n in brax_envs._envs} - set(names) == {"brax/fast"}
+    env = envs.make("brax/fast")
+    assert env.observation_size == 2 and env.action_size == 1
+
+
 def test_unknown_name_lists_valid_choices():
     with pytest.raises(ValueError, match="unknown env 'cartpol'; valid names: .*'cartpole'"):
         envs.make("cartpol")

@@ -124,7 +124,7 @@ def test_experiment_script_writes_a_complete_run_folder(tmp_path):
         lines = f.read().splitlines()
     assert len(lines) == 1 + 4096 // 1024 and "episode_return/seed1" in lines[0]
     assert json.load(open(os.path.join(run_dir, "config.json")))["config"]["total_steps"] == 4096
-    resumed = module.main(["--env", "cartpole", "--total-steps", "8192", "--seeds", "2",
-                           "--chunks", "2", "--run-root", str(tmp_path), "--resume", run_dir])
-    with open(os.path.join(resumed["run_dir"], "metrics.csv")) as f:
-        assert f.read().splitlines()[1].startswith("5,")  # continues at update 5
+    resumed = module.main(["--total-steps", "8192", "--resume", run_dir])  # the rest from config.json
+    assert resumed["run_dir"] == run_dir and resumed["resumed_at_update"] == 4
+    with open(os.path.join(run_dir, "metrics.csv")) as f:  # one row per update, in the same folder
+        assert [line.split(",")[0] for line in f.read().splitlines()[1:]] == [str(u) for u in range(1, 9)]

@@ -57,8 +57,7 @@ class DiffusionSettings(ConfigBase):
     num_steps: int = static(10, check=positive)
     """Denoising steps K (DPPO's reference: 20)."""
     finetune_steps: int | None = static(None, check=_finetune_steps)
-    """K': the last K' steps are scored (one log-likelihood term each) and fine-tuned; the earlier ones run
-    a frozen copy of the denoiser. None: all K (DPPO's reference: 10 of 20)."""
+    """K': only the last K' steps are scored and fine-tuned, earlier ones use a frozen copy; None: all K."""
     time_embed_dim: int = static(16, check=positive_even)
     """Width of the Fourier embedding of the step's time k / K; even."""
     min_std: float = leaf(0.1, check=positive)
@@ -66,8 +65,7 @@ class DiffusionSettings(ConfigBase):
     denoised_clip: float = leaf(1.0, check=positive)
     """The predicted clean action x0_hat is clipped to +-this inside each step (DPPO: 1, the action range)."""
     mode: str = static("ddim", check=one_of("ddim", "mean"))
-    """The deterministic action: 'ddim' (DDIM's eta = 0 chain from x_K = 0) or 'mean' (the sampler's own
-    steps without their noise, x_{k-1} = mu_k(x_k), from x_K = 0)."""
+    """Deterministic action from x_K = 0: 'ddim' (DDIM's eta = 0 chain) or 'mean' (x_{k-1} = mu_k(x_k))."""
 
     def _check_consistency(self) -> None:
         if self.finetune_steps is not None and self.finetune_steps > self.num_steps:

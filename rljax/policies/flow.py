@@ -57,13 +57,11 @@ class FlowSettings(ConfigBase):
     num_mc: int = static(8, check=positive)
     """(t, eps) pairs drawn per action for the CFM surrogate log-likelihood (FPO's N_mc: 8)."""
     target: str = static("velocity", check=one_of("velocity", "epsilon"))
-    """CFM supervision: 'velocity' (||v - (eps - a)||^2) or 'epsilon' (the FPO reference's default:
-    the noise recovered from v, i.e. the velocity loss weighted by (1 - t)^2)."""
+    """CFM loss: 'velocity' (||v - (eps - a)||^2) or 'epsilon' (on eps recovered from v: (1 - t)^2 x that; FPO's)."""
     time_embed_dim: int = static(8, check=positive_even)
     """Width of the Fourier time embedding (cos, sin of t * 2^k); even."""
     noise_std: float = static(1.0, check=positive)
-    """Std of the source noise x_1 (and of the CFM pairs' eps): the untrained flow's action noise,
-    as a Gaussian head's initial std (FPO's reference: 1)."""
+    """Std of the source noise x_1 and of the CFM pairs' eps (the untrained flow's action spread)."""
 
 
 def time_embedding(t: jax.Array, dim: int) -> jax.Array:

@@ -21,6 +21,7 @@ import jax
 import numpy as np
 
 from rljax.env import Env
+from rljax.runner.stop import wait_until_ready
 from rljax.training import Agent, run_updates
 
 
@@ -54,6 +55,15 @@ def chunk_sizes(num_updates: int, chunks: int) -> list[int]:
     if num_updates % size:
         sizes.append(num_updates % size)
     return sizes
+
+
+def remaining_chunk_sizes(num_updates: int, chunks: int, done: int) -> list[int]:
+    """The chunks left after ``done`` updates on the grid of ``chunk_sizes(num_updates, chunks)``, so a
+    resumed run stops, logs, checkpoints and evaluates where the run that never stopped would
+    (a ``done`` off the grid first runs to its next point)."""
+    bounds = np.cumsum(chunk_sizes(num_updates, chunks)).tolist()
+    ahead = [b for b in bounds if b > done]
+    return [b - a for a, b in zip([done, *ahead[:-1]], ahead)]
 
 
 def config_axis(cfg: Any, runs: int) -> int | None:
@@ -113,6 +123,7 @@ def train_in_chunks(agent: Agent, env: Env, cfg: Any, state: Any, sizes: Sequenc
                 compile_seconds = time.perf_counter() - t
         t = time.perf_counter()
         state, metrics = compiled[size](cfg, state)
+        wait_until_ready((state, metrics))
         metrics = jax.device_get(metrics)
         seconds = time.perf_counter() - t
         yield Chunk(state=state, metrics=metrics, first_update=first_update, size=size, seconds=seconds,

@@ -3,7 +3,8 @@
 ``--env``, ``--backend``, every field of the agent's Config (``--learning-rate``;
 settings groups with their prefix: ``--gaussian.init-log-std``), every run
 option (``--seeds``, ``--resume``, ...) and ``--sweep FIELD=v1,v2,...``; then
-:func:`rljax.runner.run`. This is the one place in ``rljax`` that imports the
+:func:`rljax.runner.run`. ``--resume RUN_DIR`` takes its defaults from the
+run's ``config.json``. This is the one place in ``rljax`` that imports the
 env suite (``envs``), to turn a name into an env.
 """
 
@@ -13,32 +14,59 @@ import dataclasses
 import sys
 from typing import Annotated, Any, Callable, Optional
 
-from rljax.runner.run import RunOptions, run
+from rljax.runner.resume import load_run
+from rljax.runner.run import RunOptions, console, run
+from rljax.runner.stop import RunInterrupted
 from rljax.runner.sweep import parse_sweep
 from rljax.training import Agent
 
 
-def env_from_argv(argv: list[str], default: str) -> str:
-    """The ``--env`` value of a command line, read before full parsing (an
-    experiment's default Config depends on the env)."""
+def option_from_argv(argv: list[str], flag: str, default: str | None = None) -> str | None:
+    """The value of ``flag`` (``--env``) in a command line, read before full parsing (an
+    experiment's defaults depend on the env, or on the run being resumed)."""
     for i, arg in enumerate(argv):
-        if arg == "--env" and i + 1 < len(argv):
+        if arg == flag and i + 1 < len(argv):
             return argv[i + 1]
-        if arg.startswith("--env="):
+        if arg.startswith(flag + "="):
             return arg.split("=", 1)[1]
     return default
+
+
+def env_from_argv(argv: list[str], default: str) -> str:
+    """The ``--env`` value of a command line, read before full parsing."""
+    return option_from_argv(argv, "--env", default) or default
+
+
+def _sweep_items(sweep: dict[str, list[float]]) -> tuple[str, ...]:
+    return tuple(f"{field}={','.join(repr(v) for v in values)}" for field, values in sweep.items())
 
 
 def cli(agent: Agent, name: str, config_for_env: Callable[[str], Any], doc: str | None,
         default_env: str, argv: list[str] | None = None) -> dict[str, Any]:
     """Parse ``argv`` (default ``sys.argv[1:]``) and run. The Config defaults are
-    ``config_for_env(env)`` (an env's tuned preset)."""
+    ``config_for_env(env)`` (an env's tuned preset); with ``--resume RUN_DIR``, every default is
+    the resumed run's own (its config.json), so flags name only what changes.
+
+    A run stopped by SIGTERM/SIGINT exits with code 128 + the signal's number after its message.
+    Errors in the command line raise ``ValueError`` (given ``argv``) or, from a shell, print as one
+    line and exit with code 2.
+    """
     import tyro
 
     import envs
 
-    argv = sys.argv[1:] if argv is None else argv
-    env_name = env_from_argv(argv, default_env)
+    if argv is None:  # a command line: its mistakes print as one line, not a traceback
+        try:
+            return cli(agent, name, config_for_env, doc, default_env, sys.argv[1:])
+        except ValueError as e:
+            console.print(f"[bold red]error:[/bold red] {e}", highlight=False)
+            sys.exit(2)
+    resume_dir = option_from_argv(argv, "--resume")
+    saved = load_run(resume_dir) if resume_dir and "--help" not in argv and "-h" not in argv else None
+    if saved and saved.agent != agent.__name__:
+        raise ValueError(f"--resume {resume_dir}: that run trained {saved.agent}, not {agent.__name__}; resume it "
+                         f"with its own script")
+    env_name = env_from_argv(argv, saved.env if saved else default_env)
     flat = tyro.conf.arg(name="")  # the Config's and RunOptions' fields without a prefix
     # Built per call: the Config type is the agent's own.
     Args = dataclasses.make_dataclass("Args", [
@@ -54,8 +82,18 @@ def cli(agent: Agent, name: str, config_for_env: Callable[[str], Any], doc: str 
                  "combination) with the seeds, as one program; one curve per value")],
          dataclasses.field(default=())),
     ])
-    default = Args(config=config_for_env(env_name), env=env_name)
+    if saved:
+        known = {f.name for f in dataclasses.fields(RunOptions)}
+        options = RunOptions(**{k: v for k, v in saved.options.items() if k in known})
+        default = Args(config=agent.Config.from_dict(saved.config), run=options, env=saved.env,
+                       backend=saved.backend, sweep=_sweep_items(saved.sweep))
+    else:
+        default = Args(config=config_for_env(env_name), env=env_name)
     args = tyro.cli(Args, args=argv, default=default, description=doc)
     sweep = parse_sweep(args.sweep, args.config)
     env = envs.make(args.env, **({"backend": args.backend} if args.backend else {}))
-    return run(agent, env, args.config, args.run, env_name=args.env, sweep=sweep)
+    try:
+        return run(agent, env, args.config, args.run, env_name=args.env, sweep=sweep, backend=args.backend)
+    except RunInterrupted as stopped:
+        console.print(f"[bold yellow]{stopped}")
+        sys.exit(stopped.exit_code)

@@ -1,11 +1,15 @@
 """Run an agent for several seeds (and swept values) as one program, in compiled chunks.
 
 Between chunks: progress (env steps, return, steps/s), ``metrics.csv`` and
-TensorBoard (:mod:`rljax.runner.sink`), a NaN/Inf check, and an orbax
-checkpoint of the full training state (:mod:`rljax.checkpoint`); at the end,
-a deterministic evaluation (:mod:`rljax.runner.evaluation`), ``curves.png``
-and ``summary.json``. Any module with the :class:`rljax.training.Agent`
-contract works.
+TensorBoard (:mod:`rljax.runner.sink`), a NaN/Inf check, an orbax checkpoint
+of the full training state (:mod:`rljax.checkpoint`), optionally a
+deterministic evaluation, and a stop on SIGTERM/SIGINT
+(:mod:`rljax.runner.stop`); at the end, a deterministic evaluation
+(:mod:`rljax.runner.evaluation`), ``curves.png`` and ``summary.json``.
+``RunOptions(resume=RUN_DIR)`` continues a run in its folder
+(:mod:`rljax.runner.resume`). Everything that can be checked is checked
+before the run folder is made or anything compiles. Any module with the
+:class:`rljax.training.Agent` contract works.
 
     summary = run(agents.ppo, env, cfg, RunOptions(seeds=4, name="ppo"))
     summary = run(agents.ppo, env, cfg, RunOptions(), sweep={"learning_rate": [1e-4, 3e-4]})
@@ -26,10 +30,12 @@ from rich.console import Console
 
 from rljax import checkpoint
 from rljax.env import Env
+from rljax.runner import resume, wandb_log
 from rljax.runner import sweep as sweeps
-from rljax.runner.chunks import chunk_sizes, init_runs, train_in_chunks
-from rljax.runner.evaluation import evaluate_runs
+from rljax.runner.chunks import chunk_sizes, init_runs, remaining_chunk_sizes, train_in_chunks
+from rljax.runner.evaluation import evaluation_program
 from rljax.runner.sink import MetricsSink
+from rljax.runner.stop import RunInterrupted, StopRequest
 from rljax.training import Agent, check_agent, check_finite
 
 # Wide enough that progress lines don't wrap when output goes to a file.
@@ -56,60 +62,109 @@ class RunOptions:
     """Save a checkpoint of the full training state after every chunk."""
     keep_checkpoints: int = 2
     """Newest checkpoints kept (off-policy ones include the replay buffer)."""
+    eval_every: int = 0
+    """Evaluate deterministically (eval-episodes per seed) after every N chunks; 0: only at the end."""
     resume: str | None = None
-    """A run folder (or checkpoint path) to resume from."""
+    """A run folder to continue in place, from its newest good checkpoint, with its saved Config."""
+    render: bool = False
+    """Write replay.html, a replay of one deterministic episode of the first run, at the end."""
+    wandb: str | None = None
+    """Also log to this Weights & Biases project (WANDB_MODE=offline works without a network)."""
 
 
-def _run_dir(options: RunOptions, env_name: str) -> str:
+def _new_run_dir(options: RunOptions, env_name: str) -> str:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = os.path.join(options.run_root, options.name, f"{env_name.replace('/', '_')}-{stamp}")
     os.makedirs(path, exist_ok=False)
     return path
 
 
-def _resume_path(resume: str) -> str:
-    path = resume
-    if os.path.isdir(os.path.join(path, "checkpoints")):
-        path = checkpoint.latest(os.path.join(path, "checkpoints"))
-    if path is None or not os.path.isdir(path):
-        raise ValueError(f"resume={resume!r}: no checkpoint found there")
-    return path
+def _write_json(path: str, content: Any) -> None:
+    temporary = path + ".tmp"
+    with open(temporary, "w") as f:
+        json.dump(content, f, indent=2)
+    os.replace(temporary, path)
 
 
-def _steps_before(rows: list[dict[str, float]], new: list[dict[str, float]]) -> float:
-    """Env steps per run before a chunk's first update (exact after an earlier chunk; else
-    extrapolated from its first two updates, so a warm-up prefill is not counted as training)."""
+def _check_options(options: RunOptions) -> None:
+    for name, low in (("seeds", 1), ("chunks", 1), ("eval_episodes", 1), ("keep_checkpoints", 1), ("eval_every", 0)):
+        if getattr(options, name) < low:
+            raise ValueError(f"{name.replace('_', '-')}={getattr(options, name)}: must be >= {low}")
+
+
+def _first_nonfinite_update(metrics: dict[str, np.ndarray]) -> int | None:
+    """Index within the chunk of the first update any run flagged non-finite, or None."""
+    flags = np.asarray(metrics.get("nonfinite", np.zeros((1, 1))))
+    bad = np.flatnonzero(flags.reshape(-1, flags.shape[-1]).any(axis=0))
+    return int(bad[0]) if bad.size else None
+
+
+def _steps_per_second(rows: list[dict[str, float]], new: list[dict[str, float]], runs: int, seconds: float
+                      ) -> str:
+    """Env steps of this chunk only, per second. The steps before it are the previous row's; without
+    one (a run's first chunk), extrapolated from its first two updates, so a warm-up prefill done in
+    init is not counted as this chunk's; a first chunk of one update shows "-"."""
     if len(rows) > len(new):
-        return rows[-len(new) - 1]["env_steps"]
-    if len(new) > 1:
-        return 2 * new[0]["env_steps"] - new[1]["env_steps"]
-    return 0.0
+        before = rows[-len(new) - 1]["env_steps"]
+    elif len(new) > 1:
+        before = 2 * new[0]["env_steps"] - new[1]["env_steps"]
+    else:
+        return f"{'-':>10}"
+    return f"{runs * (new[-1]['env_steps'] - before) / seconds:>10,.0f}"
+
+
+def _value(x: float, spec: str) -> str:
+    return format(x, spec) if np.isfinite(x) else format("-", f">{spec.split('.')[0] or 1}")
 
 
 def run(agent: Agent, env: Env, cfg: Any, options: RunOptions, env_name: str = "env",
-        sweep: Mapping[str, Sequence[float]] | None = None) -> dict[str, Any]:
+        sweep: Mapping[str, Sequence[float]] | None = None, backend: str | None = None) -> dict[str, Any]:
     """Train ``options.seeds`` seeds of ``agent`` on ``env`` (for every combination of ``sweep``
-    values) as one program; returns a summary dict (also written to ``summary.json``)."""
+    values) as one program; returns a summary dict (also written to ``summary.json``).
+
+    ``env_name`` and ``backend`` are recorded in ``config.json`` (what
+    ``--resume`` and ``experiments/render.py`` rebuild the env from). Raises
+    :class:`rljax.runner.stop.RunInterrupted` after checkpointing when a
+    SIGTERM or SIGINT arrives.
+    """
     check_agent(agent)
-    if options.seeds <= 0:
-        raise ValueError(f"seeds={options.seeds}: must be > 0")
-    if options.chunks <= 0:
-        raise ValueError(f"chunks={options.chunks}: must be > 0")
+    _check_options(options)
     sweep = dict(sweep or {})
     configs, groups = sweeps.expand(cfg, sweep)
     for c in configs:
         type(c).check_args(env, c)
     runs = len(configs) * options.seeds
     run_cfg = type(cfg).stack([c for c in configs for _ in range(options.seeds)]) if sweep else cfg
-    resume_path = _resume_path(options.resume) if options.resume else None
+    saved, resume_from = None, None
+    if options.resume:
+        saved = resume.load_run(options.resume)
+        resume.check_resumable(saved, agent_name=agent.__name__, env_name=env_name, backend=backend,
+                               config=cfg.to_dict(), sweep=sweep, options=dataclasses.asdict(options))
+        resume_from = resume.newest_good_checkpoint(saved, report=lambda line: console.print(f"[yellow]{line}"))
+        resume.check_checkpoint_config(resume_from, cfg.to_dict())
+    if options.wandb:
+        wandb_log.check_available()
+    if options.render:
+        from rljax.render import renderer_for
 
-    run_dir = _run_dir(options, env_name)
+        renderer_for(env)  # "nothing to render" now, not after training
+
+    run_dir = saved.run_dir if saved else _new_run_dir(options, env_name)
     agent_name = agent.__name__.split(".")[-1]
-    with open(os.path.join(run_dir, "config.json"), "w") as f:
-        json.dump({"agent": agent.__name__, "env": env_name, "config": cfg.to_dict(), "sweep": sweep,
-                   "options": dataclasses.asdict(options)}, f, indent=2)
+    record = {"agent": agent.__name__, "env": env_name, "backend": backend, "config": cfg.to_dict(), "sweep": sweep,
+              "options": dataclasses.asdict(options)}
+    _write_json(os.path.join(run_dir, "config.json"), record)
     what = f"{options.seeds} seeds" + (f" x {len(groups)} values of {', '.join(sweep)}" if sweep else "")
     console.print(f"[bold]{agent_name}[/bold] on [bold]{env_name}[/bold], {what} as one program -> {run_dir}")
+    summary_path = os.path.join(run_dir, "summary.json")
+    if resume_from and checkpoint.step_of(resume_from) >= cfg.num_updates and os.path.exists(summary_path):
+        console.print(f"[bold green]{run_dir} finished all {cfg.num_updates} updates already[/bold green]; nothing to "
+                      f"do (give a larger --total-steps to extend it)")
+        with open(summary_path) as f:
+            return json.load(f)
+    devices = jax.devices()
+    console.print(f"jax {jax.__version__} on {jax.default_backend()}: {len(devices)} device(s), "
+                  f"{devices[0].device_kind}")
 
     def per_run(key: jax.Array) -> jax.Array:  # seed s of every swept value gets the same key
         return jax.numpy.tile(jax.random.split(key, options.seeds), len(configs))
@@ -121,43 +176,63 @@ def run(agent: Agent, env: Env, cfg: Any, options: RunOptions, env_name: str = "
         jax.block_until_ready(state)
     console.print(f"init: {time.perf_counter() - t:.1f}s")
 
-    done_updates = 0
-    if resume_path:
-        state = checkpoint.restore(resume_path, state)
-        done_updates = int(np.asarray(state.update_index).reshape(-1)[0])
-        console.print(f"resumed from {resume_path} at update {done_updates}")
+    done_updates, steps_before = 0, 0.0
+    if resume_from:
+        state = checkpoint.restore(resume_from, state)
+        done_updates = checkpoint.step_of(resume_from)
+        steps_before = checkpoint.read_manifest(resume_from)["meta"].get("env_steps", 0.0)
+        console.print(f"resumed from {resume_from} at update {done_updates}")
 
-    remaining = cfg.num_updates - done_updates
-    sizes = chunk_sizes(remaining, max(1, round(options.chunks * remaining / cfg.num_updates)))
-    sink = MetricsSink(run_dir, groups, options.seeds)
+    grid = chunk_sizes(cfg.num_updates, options.chunks)
+    chunk_ends = np.cumsum(grid).tolist()
+    sizes = remaining_chunk_sizes(cfg.num_updates, options.chunks, done_updates)
+    evaluate = evaluation_program(agent, env, run_cfg, runs, options.eval_episodes)
+    sink = MetricsSink(run_dir, groups, options.seeds, resume_update=done_updates if saved else None,
+                       wandb=wandb_log.WandbLog(options.wandb, run_dir, record) if options.wandb else None)
     ckpt_dir = os.path.join(run_dir, "checkpoints")
     train_seconds, compile_seconds, programs = 0.0, 0.0, 0
     try:
-        chunks = train_in_chunks(agent, env, run_cfg, state, sizes, first_update=done_updates + 1,
-                                 compiling=lambda n: console.status(f"compiling a chunk of {n} updates ..."))
-        for chunk in chunks:
-            if chunk.compile_seconds:
-                programs += 1
-                compile_seconds += chunk.compile_seconds
-                console.print(f"compiled a chunk of {chunk.size} updates in {chunk.compile_seconds:.1f}s")
-            state = chunk.state
-            train_seconds += chunk.seconds
-            check_finite(chunk.metrics, first_update=chunk.first_update)
-            new = sink.add(chunk)
-            done_updates = chunk.first_update + chunk.size - 1
-            rate = runs * (new[-1]["env_steps"] - _steps_before(sink.rows, new)) / chunk.seconds
-            returns = "  ".join(f"{g}: {new[-1][f'episode_return[{g}]']:.2f}" for g in groups) if sweep else \
-                f"{new[-1]['episode_return']:9.2f}"
-            console.print(f"update {done_updates:5d}/{cfg.num_updates}  env steps {new[-1]['env_steps']:>10,.0f}  "
-                          f"return {returns}  steps/s {rate:>10,.0f} ({runs} runs)")
-            if options.checkpoints:
-                checkpoint.save(ckpt_dir, done_updates, state)
-                checkpoint.prune(ckpt_dir, keep=options.keep_checkpoints)
+        with StopRequest(announce=lambda line: console.print(f"[yellow]{line}")) as stop:
+            chunks = train_in_chunks(agent, env, run_cfg, state, sizes, first_update=done_updates + 1,
+                                     compiling=lambda n: console.status(f"compiling a chunk of {n} updates ..."))
+            for chunk in chunks:
+                if chunk.compile_seconds:
+                    programs += 1
+                    compile_seconds += chunk.compile_seconds
+                    console.print(f"compiled a chunk of {chunk.size} updates in {chunk.compile_seconds:.1f}s")
+                bad = _first_nonfinite_update(chunk.metrics)
+                if bad is not None:  # its rows up to the bad update go to the CSV, which names it as the error does
+                    sink.add(chunk, updates=bad + 1)
+                    check_finite(chunk.metrics, first_update=chunk.first_update)
+                state = chunk.state
+                train_seconds += chunk.seconds
+                done_updates = chunk.first_update + chunk.size - 1
+                chunk_number = chunk_ends.index(done_updates) + 1 if done_updates in chunk_ends else 0
+                evaluated = None
+                if options.eval_every and chunk_number and chunk_number % options.eval_every == 0:
+                    eval_keys = per_run(jax.random.fold_in(jax.random.key(options.seed + 1), done_updates))
+                    evaluated = evaluate(run_cfg, state, eval_keys)
+                new = sink.add(chunk, eval_returns=evaluated)
+                rate = _steps_per_second(sink.rows, new, runs, chunk.seconds)
+                returns = "  ".join(f"{g}: {_value(new[-1][f'episode_return[{g}]'], '.2f')}" for g in groups) \
+                    if sweep else _value(new[-1]["episode_return"], "9.2f")
+                line = (f"update {done_updates:5d}/{cfg.num_updates}  env steps {new[-1]['env_steps']:>10,.0f}  "
+                        f"return {returns}  steps/s {rate} ({runs} runs)")
+                if evaluated is not None:
+                    line += f"  eval {float(np.mean(evaluated)):.2f}"
+                console.print(line)
+                if options.checkpoints or stop.signal_number is not None:
+                    path = checkpoint.save(ckpt_dir, done_updates, state, meta={
+                        "config": cfg.to_dict(), "env_steps": new[-1]["env_steps"]})
+                    checkpoint.prune(ckpt_dir, keep=options.keep_checkpoints)
+                if stop.signal_number is not None and done_updates < cfg.num_updates:
+                    raise RunInterrupted(
+                        f"stopped by {stop.signal_name} after update {done_updates}/{cfg.num_updates}; checkpoint "
+                        f"{path}. Continue with: --resume {run_dir}", stop.signal_number)
     finally:
         sink.close()
 
-    returns = evaluate_runs(agent, env, run_cfg, state, per_run(jax.random.key(options.seed + 1)),
-                            options.eval_episodes)
+    returns = evaluate(run_cfg, state, per_run(jax.random.key(options.seed + 1)))
     steps = sink.rows[-1]["env_steps"] if sink.rows else 0.0
     summary: dict[str, Any] = {
         "agent": agent.__name__, "env": env_name, "seeds": options.seeds,
@@ -165,16 +240,27 @@ def run(agent: Agent, env: Env, cfg: Any, options: RunOptions, env_name: str = "
         "env_steps_per_seed": steps, "train_seconds": train_seconds, "compile_seconds": compile_seconds,
         "chunk_programs_compiled": programs,
         "steps_per_s": runs * steps / max(train_seconds, 1e-9), "run_dir": run_dir}
+    if resume_from:  # this session's steps only
+        summary["resumed_at_update"] = checkpoint.step_of(resume_from)
+        summary["steps_per_s"] = runs * (steps - steps_before) / max(train_seconds, 1e-9)
     if sweep:
         summary["sweep"] = sweep
         summary["eval_return_per_value"] = {
             g: float(returns[i * options.seeds:(i + 1) * options.seeds].mean()) for i, g in enumerate(groups)}
-    with open(os.path.join(run_dir, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
+    if options.render:  # run 0: seed 0 of the first swept value
+        from rljax.render import write_replay
+
+        policy = agent.make_policy(env, configs[0], jax.tree.map(lambda x: x[0], agent.policy_params(state)),
+                                   deterministic=True)
+        summary["replay"] = write_replay(env, policy, jax.random.key(options.seed + 1),
+                                         os.path.join(run_dir, "replay.html"),
+                                         max_steps=getattr(configs[0], "episode_length", None),
+                                         title=f"{agent_name} on {env_name}, run 0")
+    _write_json(summary_path, summary)
     curves = os.path.join(run_dir, "curves.png")
     sink.plot(curves, f"{agent_name} on {env_name}")
     per_value = (" " + json.dumps(summary["eval_return_per_value"])) if sweep else ""
     console.print(f"[bold green]final deterministic evaluation[/bold green]: mean return "
                   f"{summary['eval_return_mean']:.1f} (per run {[round(float(x), 1) for x in returns]}){per_value}; "
-                  f"curves: {curves}")
+                  f"curves: {curves}" + (f"; replay: {summary['replay']}" if options.render else ""))
     return summary

@@ -44,8 +44,7 @@ class NoiseScaleSettings(ConfigBase):
     noise_scale: float = leaf(0.15, check=positive)
     """Exploration noise std = noise_scale * alpha (DACER: 0.15)."""
     update_period: int = static(5_000, check=positive)
-    """Actor steps between alpha updates (DACER: every 10,000 gradient steps, i.e. 5,000 actor steps at
-    policy_delay 2)."""
+    """Actor steps per alpha update, gradients averaged over them (DACER: 10,000 gradient steps at delay 2)."""
     entropy_states: int = static(4, check=positive)
     """Batch states at which each actor step estimates the entropy."""
     entropy_samples: int = static(200, check=positive)

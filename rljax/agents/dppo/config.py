@@ -43,8 +43,7 @@ class Config(PPOConfig):
     gamma_denoise: float = leaf(0.99, check=unit_interval)
     """Discount of the advantage per denoising step before the last."""
     freeze_obs_stats: bool = static(True, check=one_of(True, False))
-    """Observation statistics stay those of the pre-trained policy (DPPO normalises by fixed dataset
-    statistics); from scratch, observations are then left unnormalised."""
+    """Keep the pre-trained policy's observation statistics fixed (DPPO's fixed dataset statistics)."""
     entropy_coef: float = leaf(0.0, check=non_negative)
     """Must be 0: the diffusion chain has no entropy."""
     diffusion: DiffusionSettings = group(DiffusionSettings(num_steps=20, finetune_steps=10))

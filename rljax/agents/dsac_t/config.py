@@ -60,7 +60,7 @@ class Config(SACConfig):
     target_policy: bool = static(True, check=one_of(True, False))
     """Next actions come from a Polyak-averaged target policy."""
     normalize_rewards: bool = static(True, check=one_of(True, False))
-    """Divide rewards by their std over the warm-up's transitions (scale-free learning; see above)."""
+    """Divide rewards by their std over the warm-up's random transitions, so any reward scale learns alike."""
 
     actor_learning_rate: float = leaf(1e-4, check=positive)
     """Adam rate of the actor."""
@@ -70,4 +70,4 @@ class Config(SACConfig):
     tanh_gaussian: TanhGaussianSettings = group(TanhGaussianSettings(log_std_max=0.5))
     """Settings of the tanh_gaussian policy head (log-std in [-20, 0.5])."""
     temperature: TemperatureSettings = group(TemperatureSettings(init=math.e, learning_rate=3e-3))
-    """Temperature: initial alpha e; Adam rate 3e-3 (reference 3e-4, see above)."""
+    """Temperature: initial alpha e; Adam rate 3e-3 (the reference's 3e-4 adapts too slowly to reward scale)."""

@@ -52,11 +52,9 @@ class Config(SACConfig):
     """SAC's temperature over u; target entropy 0 (DSRL's reference)."""
 
     noise_bound: float = leaf(1.5, check=positive)
-    """b: the actor's noise w = b * u lies in [-b, b]^A, in units of the base policy's source std
-    (DSRL's action_magnitude, 1.5)."""
+    """b: the actor's noise w = b * u lies in [-b, b]^A (the base head's noise units; DSRL's action_magnitude)."""
     base: BCConfig = group(BCConfig(policy="flow"))
-    """The frozen policy's head, torso and observation normalisation: the agents.bc Config it was cloned
-    with (policy 'flow' or 'diffusion')."""
+    """The agents.bc Config the frozen base policy was cloned with (its flow / diffusion head and torso)."""
 
     def _check_consistency(self) -> None:
         super()._check_consistency()

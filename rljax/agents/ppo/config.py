@@ -54,9 +54,7 @@ class Config(ConfigBase):
     normalize_observations: bool = static(True, check=one_of(True, False))
     """Normalise observations by running mean and std."""
     freeze_obs_stats: bool = static(False, check=one_of(True, False))
-    """Keep the observation statistics as init made them: set it when starting from pre-trained params
-    (``init(..., policy_params=...)`` with their ``obs_stats``), whose inputs those statistics define;
-    moving them would change the pre-trained policy. From scratch it leaves observations unnormalised."""
+    """Never update the observation statistics init set (pre-trained params' obs_stats); from scratch: unnormalised."""
     anneal_learning_rate: bool = static(True, check=one_of(True, False))
     """Decay the learning rate linearly to 0 over the run."""
     clip_value_loss: bool = static(False, check=one_of(True, False))

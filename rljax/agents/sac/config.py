@@ -91,8 +91,7 @@ class Config(ConfigBase):
     reward_scale: float = leaf(1.0, check=positive)
     """Rewards are multiplied by this for learning."""
     normalize_rewards: bool = static(False, check=one_of(True, False))
-    """Also divide rewards by their std over the warm-up's random-action transitions (fixed at init), so
-    learning sees the same numbers whatever the rewards' scale. Needs warmup_steps > 0."""
+    """Also divide rewards by their std over the warm-up's random transitions (set at init; needs warm-up)."""
 
     tanh_gaussian: TanhGaussianSettings = group(TanhGaussianSettings())
     """Settings of the tanh_gaussian policy head."""
