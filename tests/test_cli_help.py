@@ -16,6 +16,7 @@ import tyro
 from tyro import _docstrings
 
 from rljax import _warp_notice
+from scripts import experiment, load_script
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), ".."))
 
@@ -26,12 +27,6 @@ COMMANDS = [
 ]
 
 
-def _experiment(name):
-    spec = importlib.util.spec_from_file_location(f"{name}_experiment", os.path.join(ROOT, "experiments", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module's namespace
-    spec.loader.exec_module(module)
-    return module
 
 
 def _help(name, prefix, monkeypatch, capsys):
@@ -45,7 +40,7 @@ def _help(name, prefix, monkeypatch, capsys):
 
     monkeypatch.setattr(tyro, "cli", recording_cli)
     monkeypatch.setenv("COLUMNS", "100")  # one column of panels, so each description reads in one piece
-    module = _experiment(name)
+    module = experiment(name)
     argv = [*prefix, "--help"]
     with pytest.raises(SystemExit) as exit_info:
         module.parse_args(argv) if hasattr(module, "parse_args") else module.main(argv)
@@ -114,11 +109,7 @@ def test_every_flag_has_its_own_one_line_description(name, prefix, monkeypatch, 
     "benchmarks/ppo_vs_rejax.py", "benchmarks/sac_throughput.py"])
 def test_other_scripts_describe_every_flag(path, monkeypatch):
     monkeypatch.syspath_prepend(os.path.join(ROOT, "benchmarks"))  # the benchmarks import their harness
-    name = os.path.basename(path)[:-3]
-    spec = importlib.util.spec_from_file_location(f"{name}_script", os.path.join(ROOT, path))
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
+    module = load_script(path)
     options = list(_options(module.Args))
     for dotted, description, _ in options:
         assert description and "\n" not in description, f"{path}: --{dotted}: {description!r}"
@@ -193,7 +184,7 @@ def test_warp_notice_filter_drops_that_notice_only():
 
 
 def test_apg_writes_into_docs_only_when_asked(tmp_path):
-    apg = _experiment("apg")
+    apg = experiment("apg")
     docs = os.path.join(ROOT, "docs") + os.sep
     default = apg.figure_paths(str(tmp_path), tyro.cli(apg.Args, args=[]).docs_copy)
     assert default == [os.path.join(str(tmp_path), "apg_vs_ppo.png")]

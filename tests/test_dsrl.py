@@ -2,9 +2,7 @@
 policy never moves, checks before compiling, steering a bimodal clone to the better mode, and the
 pendulum pipeline (slow)."""
 
-import importlib.util
 import os
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -17,6 +15,7 @@ from rljax.agents import dsrl, sac
 from rljax.agents.sac.entropy import TemperatureSettings
 from rljax.policies import DiffusionSettings, FlowSettings
 from rljax.training import check_agent
+from scripts import experiment
 
 
 def _perturbed(params, key, scale=0.5):
@@ -191,12 +190,7 @@ def test_steers_a_bimodal_clone_to_the_better_mode(policy):
 
 
 def _experiment():
-    path = os.path.join(os.path.dirname(__file__), "..", "experiments", "dsrl.py")
-    spec = importlib.util.spec_from_file_location("dsrl_experiment", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return experiment("dsrl")
 
 
 def test_experiment_checks_its_arguments_before_running(tmp_path):

@@ -13,6 +13,7 @@ from rljax.agents.ppo.losses import clipped_surrogate, ppo_loss
 from rljax.critics import ValueCritic
 from rljax.policies import DiffusionSettings, FlowSettings
 from rljax.training import check_agent
+from scripts import experiment
 
 
 @pytest.mark.parametrize("agent", ["fpo", "dppo"])
@@ -192,15 +193,8 @@ def test_dppo_pipeline_closes_half_the_gap_to_the_expert(tmp_path):
     """experiments/dppo.py with 2 seeds: a half-trained PPO expert on pendulum, its dataset, BC into DPPO's
     diffusion head, DPPO fine-tuning; the fine-tuned policies close at least half the gap between the
     clone and the expert (README has the 4-seed run)."""
-    import importlib.util
-    import os
-    import sys
 
-    path = os.path.join(os.path.dirname(__file__), "..", "experiments", "dppo.py")
-    spec = importlib.util.spec_from_file_location("dppo_experiment", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    module = experiment("dppo")
     summary = module.main(module.Args(seeds=2, run_root=str(tmp_path)))
     print("dppo pipeline:", summary)
     assert summary["expert_return"] > summary["bc_mean"]
@@ -211,15 +205,8 @@ def test_dppo_pipeline_closes_half_the_gap_to_the_expert(tmp_path):
 def test_fpo_reaches_nine_tenths_of_gaussian_ppo_on_pendulum(tmp_path):
     """experiments/fpo.py compare on pendulum (4 seeds each, 1M steps; about 8 minutes on 2 CPU cores):
     FPO's improvement over the random policy is at least 90% of Gaussian PPO's (README's table)."""
-    import importlib.util
-    import os
-    import sys
 
-    path = os.path.join(os.path.dirname(__file__), "..", "experiments", "fpo.py")
-    spec = importlib.util.spec_from_file_location("fpo_experiment", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    module = experiment("fpo")
     summary = module.main(["compare", "--env", "pendulum", "--seeds", "4", "--run-root", str(tmp_path)])
     print("fpo vs ppo, pendulum:", summary)
     assert summary["fpo_share_of_ppo_improvement"] >= 0.9, summary

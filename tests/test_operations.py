@@ -2,7 +2,6 @@
 command-line error before a run folder exists, periodic evaluation, numbers that agree, W&B."""
 
 import csv
-import importlib.util
 import json
 import os
 import shutil
@@ -20,16 +19,11 @@ from rljax.runner.chunks import Chunk
 from rljax.runner.run import _steps_per_second, _value
 from rljax.runner.sink import MetricsSink
 from rljax.training import check_finite
+from scripts import experiment
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
 
-def _experiment(name):
-    spec = importlib.util.spec_from_file_location(f"{name}_experiment", os.path.join(ROOT, "experiments", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module's namespace
-    spec.loader.exec_module(module)
-    return module
 
 
 def _rows(run_dir):
@@ -85,7 +79,7 @@ def test_stopped_and_resumed_in_place_equals_the_run_that_never_stopped(tmp_path
     assert f"stopped by {signal.Signals(sent).name} after update" in output and "--resume" in output
     run_dir = _only_run_dir(tmp_path / "stopped")
     stopped_at = checkpoint.step_of(checkpoint.latest(os.path.join(run_dir, "checkpoints")))
-    module = _experiment(script[:-3])
+    module = experiment(script[:-3])
     resumed = module.main(["--resume", run_dir])
     assert resumed["run_dir"] == run_dir and resumed["resumed_at_update"] == stopped_at
     whole = module.main([*args, "--run-root", str(tmp_path / "whole")])
@@ -140,7 +134,7 @@ def _killed_during_write(path):
 def run_with_three_checkpoints(tmp_path_factory):
     args = ["--env", "cartpole", "--total-steps", "8192", "--num-envs", "8", "--seeds", "2", "--chunks", "4",
             "--keep-checkpoints", "3", "--eval-episodes", "2", "--run-root", str(tmp_path_factory.mktemp("three"))]
-    return _experiment("ppo").main(args)
+    return experiment("ppo").main(args)
 
 
 @pytest.mark.parametrize("damage, why", [
@@ -159,7 +153,7 @@ def test_damaged_checkpoint_is_named_and_resume_falls_back_to_the_previous_good_
     capsys.readouterr()
     with pytest.raises(checkpoint.CheckpointError, match=f"{names[-1]}.*{why}"):
         checkpoint.restore(os.path.join(ckpts, names[-1]), None)
-    resumed = _experiment("ppo").main(["--resume", run_dir])
+    resumed = experiment("ppo").main(["--resume", run_dir])
     out = capsys.readouterr().out.replace("\n", "")
     assert names[-1] in out and "trying the previous one" in out
     assert resumed["resumed_at_update"] == 24
@@ -172,7 +166,7 @@ def test_damaged_checkpoint_is_named_and_resume_falls_back_to_the_previous_good_
 
 
 def test_no_good_checkpoint_refuses_before_anything_compiles(tmp_path):
-    ppo = _experiment("ppo")
+    ppo = experiment("ppo")
     run = ppo.main(["--total-steps", "4096", "--seeds", "1", "--chunks", "2", "--keep-checkpoints", "1",
                     "--eval-episodes", "1", "--run-root", str(tmp_path)])["run_dir"]
     (only,) = os.listdir(os.path.join(run, "checkpoints"))
@@ -208,13 +202,13 @@ def _errors():
 @pytest.fixture(scope="module")
 def finished_ppo_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("finished")
-    return _experiment("ppo").main(["--total-steps", "2048", "--seeds", "1", "--chunks", "1", "--eval-episodes", "1",
+    return experiment("ppo").main(["--total-steps", "2048", "--seeds", "1", "--chunks", "1", "--eval-episodes", "1",
                                     "--run-root", str(root)])["run_dir"]
 
 
 @pytest.mark.parametrize("script, argv, message", _errors(), ids=[e[2][:28] for e in _errors()])
 def test_command_line_errors_come_before_a_run_folder_exists(tmp_path, finished_ppo_run, script, argv, message):
-    module = _experiment(script)
+    module = experiment(script)
     root = tmp_path / "runs"
     before = sorted(os.listdir(os.path.dirname(finished_ppo_run)))
     started = time.perf_counter()
@@ -237,7 +231,7 @@ def test_wandb_missing_is_a_clear_error_before_a_run_folder(tmp_path, monkeypatc
 
     monkeypatch.setattr(builtins, "__import__", no_wandb)
     with pytest.raises(ValueError, match="--wandb needs the wandb package: pip install wandb"):
-        _experiment("ppo").main(["--wandb", "rljax-test", "--run-root", str(tmp_path / "runs")])
+        experiment("ppo").main(["--wandb", "rljax-test", "--run-root", str(tmp_path / "runs")])
     assert not (tmp_path / "runs").exists()
 
 
@@ -245,7 +239,7 @@ def test_wandb_offline_logs_every_update(tmp_path, monkeypatch):
     pytest.importorskip("wandb")
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
-    summary = _experiment("ppo").main(["--total-steps", "4096", "--seeds", "1", "--chunks", "2", "--eval-episodes",
+    summary = experiment("ppo").main(["--total-steps", "4096", "--seeds", "1", "--chunks", "2", "--eval-episodes",
                                        "1", "--wandb", "rljax-test", "--run-root", str(tmp_path)])
     runs = list((os.path.join(summary["run_dir"], "wandb", d) for d in os.listdir(
         os.path.join(summary["run_dir"], "wandb")) if d.startswith("offline-run-")))
@@ -287,7 +281,7 @@ def test_steps_per_second_counts_only_the_chunk_it_times():
 
 
 def test_periodic_evaluation_lands_in_csv_and_curve_and_render_writes_the_replay(tmp_path):
-    summary = _experiment("ppo").main(["--total-steps", "8192", "--num-envs", "8", "--seeds", "2", "--chunks", "4",
+    summary = experiment("ppo").main(["--total-steps", "8192", "--num-envs", "8", "--seeds", "2", "--chunks", "4",
                                        "--eval-every", "2", "--eval-episodes", "2", "--no-checkpoints", "--render",
                                        "--run-root", str(tmp_path)])
     assert summary["replay"] == os.path.join(summary["run_dir"], "replay.html") and os.path.exists(summary["replay"])

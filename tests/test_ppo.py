@@ -4,7 +4,6 @@ sweeps as one program, exact resume from a checkpoint, the experiment runner."""
 import glob
 import json
 import os
-import sys
 
 import jax
 import numpy as np
@@ -14,6 +13,7 @@ import envs
 from rljax import agents, checkpoint, evaluate
 from rljax.agents.ppo.presets import preset
 from rljax.training import run_updates
+from scripts import experiment
 
 
 def _train_and_evaluate(env_name, cfg, seeds=4, **env_kwargs):
@@ -106,13 +106,7 @@ def test_resume_from_checkpoint_continues_exactly(tmp_path):
 
 
 def test_experiment_script_writes_a_complete_run_folder(tmp_path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "ppo_experiment", os.path.join(os.path.dirname(__file__), "..", "experiments", "ppo.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module's namespace
-    spec.loader.exec_module(module)
+    module = experiment("ppo")
     summary = module.main(["--env", "cartpole", "--total-steps", "4096", "--seeds", "2",
                            "--chunks", "2", "--run-root", str(tmp_path)])
     run_dir = summary["run_dir"]

@@ -2,13 +2,11 @@
 Chromium is installed, as headless screenshots of chosen frames."""
 
 import base64
-import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 import zlib
 
 import jax
@@ -19,6 +17,7 @@ import pytest
 import envs
 from rljax import agents, checkpoint, render
 from rljax.runner import init_runs
+from scripts import experiment
 
 CHROMIUM = shutil.which("chromium")
 
@@ -150,17 +149,10 @@ def test_frames_from_the_url_render_in_headless_chromium(replays, tmp_path):
         assert changed >= 100, f"{name}: frames 0 and {last} look the same ({changed} pixels differ)"
 
 
-def _experiment(name):
-    spec = importlib.util.spec_from_file_location(
-        f"{name}_experiment", os.path.join(os.path.dirname(__file__), "..", "experiments", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module's namespace
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_render_script_errors_before_compiling(tmp_path):
-    script = _experiment("render")
+    script = experiment("render")
     with pytest.raises(ValueError, match="no such folder"):
         script.main(script.parse_args([str(tmp_path / "missing")]))
     with pytest.raises(ValueError, match="has no config.json"):
@@ -187,7 +179,7 @@ def test_render_script_replays_run_0_of_the_newest_checkpoint(tmp_path):
     # The newest checkpoint's policy is the opposite one (negated logits).
     newest = state.replace(params=jax.tree.map(lambda x: -x, state.params))
     checkpoint.save(str(tmp_path / "checkpoints"), 2, newest)
-    script = _experiment("render")
+    script = experiment("render")
     path = script.main(script.parse_args([str(tmp_path), "--seed", "1"]))
     assert path == str(tmp_path / "replay.html")
     page = _read(path)

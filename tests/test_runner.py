@@ -2,10 +2,8 @@
 sweep errors before anything compiles."""
 
 import csv
-import importlib.util
 import json
 import os
-import sys
 
 import jax
 import numpy as np
@@ -15,15 +13,9 @@ import envs
 from rljax import agents
 from rljax.runner import chunk_sizes, init_runs, train_in_chunks
 from rljax.runner.sweep import expand, parse_sweep
+from scripts import experiment
 
 
-def _experiment(name):
-    spec = importlib.util.spec_from_file_location(
-        f"{name}_experiment", os.path.join(os.path.dirname(__file__), "..", "experiments", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module's namespace
-    spec.loader.exec_module(module)
-    return module
 
 
 def _rows(run_dir):
@@ -32,7 +24,7 @@ def _rows(run_dir):
 
 
 def test_sweep_is_one_program_equal_to_separate_runs(tmp_path):
-    ppo = _experiment("ppo")
+    ppo = experiment("ppo")
     common = ["--env", "pendulum", "--total-steps", "4096", "--num-envs", "8", "--unroll-length", "64",
               "--seeds", "2", "--chunks", "1", "--no-checkpoints", "--eval-episodes", "4"]
     rates = ["1e-4", "3e-4", "1e-3"]
@@ -75,7 +67,7 @@ def test_sweep_errors_name_the_field_before_anything_runs(tmp_path):
         expand(cfg, {"learning_rate": [1e-3, -1.0]})
     configs, labels = expand(cfg, {"learning_rate": [1e-4, 1e-3], "gamma": [0.9, 0.99]})
     assert len(configs) == 4 and labels[1] == "learning_rate=0.0001,gamma=0.99"
-    ppo = _experiment("ppo")
+    ppo = experiment("ppo")
     with pytest.raises(ValueError, match="structural"):
         ppo.main(["--sweep", "num-epochs=2,4", "--run-root", str(tmp_path)])
     assert not os.listdir(tmp_path)  # nothing was created

@@ -11,6 +11,7 @@ from rljax import agents, evaluate
 from rljax.agents import sac
 from rljax.critics import C51Settings
 from rljax.env import Env, State
+from scripts import experiment
 
 
 class Bandit(Env):
@@ -146,16 +147,10 @@ def test_sac_pendulum():
 
 def test_experiment_script_writes_a_run_folder(tmp_path):
     import glob
-    import importlib.util
     import json
     import os
-    import sys
 
-    path = os.path.join(os.path.dirname(__file__), "..", "experiments", "sac.py")
-    spec = importlib.util.spec_from_file_location("sac_experiment", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    module = experiment("sac")
     summary = module.main(["--env", "pendulum", "--total-steps", "1200", "--warmup-steps", "400",
                            "--batch-size", "32", "--policy-hidden-sizes", "16",
                            "--critic-hidden-sizes", "16", "--seeds", "2", "--chunks", "2",
