@@ -21,9 +21,10 @@ def init(obs_size: int) -> RunningStats:
     return running_statistics.init_state(acme.specs.Array((obs_size,), jnp.dtype("float32")))
 
 
-def update(stats: RunningStats, obs: jax.Array) -> RunningStats:
-    """Fold a batch ``[..., obs_size]`` into the statistics."""
-    return running_statistics.update(stats, obs)
+def update(stats: RunningStats, obs: jax.Array, axis_name: str | None = None) -> RunningStats:
+    """Fold a batch ``[..., obs_size]`` into the statistics; with ``axis_name``, the batch is this device's share
+    and every device folds in all of them (counts and sums reduced over the axis)."""
+    return running_statistics.update(stats, obs, pmap_axis_name=axis_name)
 
 
 def normalize(stats: RunningStats, obs: jax.Array, clip: float = 10.0) -> jax.Array:

@@ -196,6 +196,8 @@ def _errors():
         ("ppo", changed("--seeds", "3"), "seeds: 1 -> 3"),
         ("ppo", changed("--sweep", "learning-rate=1e-4,1e-3"), "sweep"),
         ("ppo", lambda run: ["--env", "bandit/bimodal", "--render"], "render"),
+        ("ppo", lambda run: ["--mesh", "2y2"], "expected SEEDSxDATA"),
+        ("ppo", lambda run: ["--mesh", "2x2"], "needs 4 devices"),
     ]
 
 

@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from rljax import parallel
 from rljax.config import ConfigBase, config_dataclass, leaf, non_negative, one_of, positive, static, unit_interval
 from rljax.critics.base import TD, EnsembleCritic, Params, soft_td_target
 
@@ -118,6 +119,7 @@ class GaussianCritic(EnsembleCritic):
     tau_b: float | jax.Array = 0.005
     huber_ratio: bool = False
     huber_delta: float | jax.Array = 50.0
+    axis_name: str | None = None  # the data axis the running std's batch mean is taken over (rljax.parallel)
 
     out_size = 2
 
@@ -145,7 +147,8 @@ class GaussianCritic(EnsembleCritic):
         """Sum over members of DSAC-T's loss; updates each member's running std first (as the reference)."""
         y_q, y_z = self.targets(target_params, td, key)
         q, std = self.mean_and_std(params, td["obs"], td["action"])
-        sigma_bar = running_std(state["sigma_bar"], state["initialized"], jnp.mean(sg(std), axis=-1), self.tau_b)
+        batch_std = parallel.reduce_mean(jnp.mean(sg(std), axis=-1), self.axis_name)  # of every device's share
+        sigma_bar = running_std(state["sigma_bar"], state["initialized"], batch_std, self.tau_b)
         if self.huber_ratio:
             member_loss = lambda q_i, s_i, b_i: dsac_t_huber_ratio_loss(  # noqa: E731
                 q_i, s_i, y_q, y_z, b_i, self.eps, self.bound_sigmas, self.huber_delta)

@@ -104,13 +104,14 @@ def chunk_program(agent: Agent, env: Env, cfg: Any, runs: int, size: int) -> Cal
 
 
 def train_in_chunks(agent: Agent, env: Env, cfg: Any, state: Any, sizes: Sequence[int], *, first_update: int = 1,
-                    compiling: Callable[[int], ContextManager] = lambda size: contextlib.nullcontext()
-                    ) -> Iterator[Chunk]:
+                    compiling: Callable[[int], ContextManager] = lambda size: contextlib.nullcontext(),
+                    program: Callable[[int], Any] | None = None) -> Iterator[Chunk]:
     """Run ``sizes`` chunks of updates from ``state``, yielding each when done.
 
     ``first_update``: the number of the next update (``1`` for a new run, more
     after a resume). ``compiling(size)`` wraps each compilation (a progress
-    spinner, say). Metrics come back to the host after each chunk.
+    spinner, say). Metrics come back to the host after each chunk. ``program(size)``: the jitted
+    chunk program to compile instead of :func:`chunk_program` (``rljax.parallel.train_program`` on a mesh).
     """
     runs = jax.tree.leaves(state)[0].shape[0]
     compiled: dict[int, Any] = {}
@@ -119,7 +120,8 @@ def train_in_chunks(agent: Agent, env: Env, cfg: Any, state: Any, sizes: Sequenc
         if size not in compiled:
             with compiling(size):
                 t = time.perf_counter()
-                compiled[size] = chunk_program(agent, env, cfg, runs, size).lower(cfg, state).compile()
+                make = program or (lambda n: chunk_program(agent, env, cfg, runs, n))
+                compiled[size] = make(size).lower(cfg, state).compile()
                 compile_seconds = time.perf_counter() - t
         t = time.perf_counter()
         state, metrics = compiled[size](cfg, state)

@@ -25,7 +25,7 @@ SAFE_OPTIONS = ("chunks", "eval_episodes", "eval_every", "checkpoints", "keep_ch
                 "resume", "run_root", "name")
 """Run options a resume may change: logging, evaluation, checkpointing (``run_root`` and ``name``
 only place new runs; a resumed run stays in its folder)."""
-FIXED_OPTIONS = ("seeds", "seed")
+FIXED_OPTIONS = ("seeds", "seed", "devices", "mesh")  # the mesh shapes the saved state
 
 
 @dataclasses.dataclass(frozen=True)

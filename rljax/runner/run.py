@@ -28,7 +28,7 @@ import jax
 import numpy as np
 from rich.console import Console
 
-from rljax import checkpoint
+from rljax import checkpoint, parallel
 from rljax.env import Env
 from rljax.runner import resume, wandb_log
 from rljax.runner import sweep as sweeps
@@ -70,6 +70,10 @@ class RunOptions:
     """Write replay.html, a replay of one deterministic episode of the first run, at the end."""
     wandb: str | None = None
     """Also log to this Weights & Biases project (WANDB_MODE=offline works without a network)."""
+    devices: str | None = None
+    """Train on N devices (or 'all'): as many as divide the runs take runs each, the rest split every run's envs."""
+    mesh: str | None = None
+    """SEEDSxDATA devices (e.g. 2x4): runs split over SEEDS, each run's envs and replay over DATA (rljax.parallel)."""
 
 
 def _new_run_dir(options: RunOptions, env_name: str) -> str:
@@ -135,6 +139,9 @@ def run(agent: Agent, env: Env, cfg: Any, options: RunOptions, env_name: str = "
         type(c).check_args(env, c)
     runs = len(configs) * options.seeds
     run_cfg = type(cfg).stack([c for c in configs for _ in range(options.seeds)]) if sweep else cfg
+    layout = parallel.layout_for(options.devices, options.mesh, runs)
+    if layout:
+        parallel.check(agent, run_cfg, runs, layout)
     saved, resume_from = None, None
     if options.resume:
         saved = resume.load_run(options.resume)
@@ -164,7 +171,7 @@ def run(agent: Agent, env: Env, cfg: Any, options: RunOptions, env_name: str = "
             return json.load(f)
     devices = jax.devices()
     console.print(f"jax {jax.__version__} on {jax.default_backend()}: {len(devices)} device(s), "
-                  f"{devices[0].device_kind}")
+                  f"{devices[0].device_kind}" + (f"; mesh {layout} (seeds x data)" if layout else ""))
 
     def per_run(key: jax.Array) -> jax.Array:  # seed s of every swept value gets the same key
         return jax.numpy.tile(jax.random.split(key, options.seeds), len(configs))
@@ -172,13 +179,16 @@ def run(agent: Agent, env: Env, cfg: Any, options: RunOptions, env_name: str = "
     keys = per_run(jax.random.key(options.seed))
     with console.status("compiling and running init ..."):
         t = time.perf_counter()
-        state = init_runs(agent, env, run_cfg, keys)
+        state = parallel.init_program(agent, env, run_cfg, runs, layout)(run_cfg, keys) if layout \
+            else init_runs(agent, env, run_cfg, keys)
         jax.block_until_ready(state)
     console.print(f"init: {time.perf_counter() - t:.1f}s")
 
     done_updates, steps_before = 0, 0.0
     if resume_from:
         state = checkpoint.restore(resume_from, state)
+        if layout:
+            state = parallel.shard_runs(state, layout)
         done_updates = checkpoint.step_of(resume_from)
         steps_before = checkpoint.read_manifest(resume_from)["meta"].get("env_steps", 0.0)
         console.print(f"resumed from {resume_from} at update {done_updates}")
@@ -194,7 +204,9 @@ def run(agent: Agent, env: Env, cfg: Any, options: RunOptions, env_name: str = "
     try:
         with StopRequest(announce=lambda line: console.print(f"[yellow]{line}")) as stop:
             chunks = train_in_chunks(agent, env, run_cfg, state, sizes, first_update=done_updates + 1,
-                                     compiling=lambda n: console.status(f"compiling a chunk of {n} updates ..."))
+                                     compiling=lambda n: console.status(f"compiling a chunk of {n} updates ..."),
+                                     program=(lambda n: parallel.train_program(agent, env, run_cfg, runs, n, layout))
+                                     if layout else None)
             for chunk in chunks:
                 if chunk.compile_seconds:
                     programs += 1

@@ -9,7 +9,9 @@ gives the policy gradient; Adam with global-norm clipping applies it. A
 window whose gradient is non-finite is skipped (parameters unchanged) and
 counted in ``metrics["skipped"]``. Envs start at random points of their
 episodes (``Config.desync_episodes``); an auto-reset cuts the gradient, since
-the reset state does not depend on the policy.
+the reset state does not depend on the policy. With ``axis_name``
+(:mod:`rljax.parallel`'s data axis) each device rolls out its share of the
+envs and the devices average their gradients, statistics and metrics.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import optax
 from flax import struct
 
 from rljax import env as env_lib
-from rljax import running_stats
+from rljax import parallel, running_stats
 from rljax.agents.apg.config import Config
 from rljax.env import Env, State
 from rljax.nets import MLP
@@ -57,12 +59,15 @@ def _optimizer(cfg: Config) -> optax.GradientTransformation:
     return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(cfg.learning_rate))
 
 
-def _training_env(env: Env, cfg: Config) -> Env:
-    return env_lib.wrap_for_training(env, cfg.num_envs, cfg.episode_length)
+def _training_env(env: Env, cfg: Config, axis_name: str | None = None) -> Env:
+    """This device's envs: all ``num_envs``, or its share of them along ``axis_name``."""
+    return env_lib.wrap_for_training(env, parallel.local_size(cfg.num_envs, axis_name, "num_envs"),
+                                     cfg.episode_length)
 
 
-def init(env: Env, cfg: Config, key: jax.Array) -> TrainState:
-    """Policy network (output layer scaled by ``init_scale``), Adam, normaliser, reset envs."""
+def init(env: Env, cfg: Config, key: jax.Array, *, axis_name: str | None = None) -> TrainState:
+    """Policy network (output layer scaled by ``init_scale``), Adam, normaliser, reset envs (this
+    device's share of them along ``axis_name``)."""
     Config.check_args(env, cfg)
     obs_size = env_lib.observation_size(env)
     net_key, env_key, phase_key, key = jax.random.split(key, 4)
@@ -71,19 +76,21 @@ def init(env: Env, cfg: Config, key: jax.Array) -> TrainState:
     last = sorted(params["params"])[-1]
     params = jax.tree_util.tree_map_with_path(
         lambda path, x: x * cfg.init_scale if path[1].key == last else x, params)
-    env_state = _training_env(env, cfg).reset(env_key)
+    env_state = _training_env(env, cfg, axis_name).reset(parallel.shard_key(env_key, axis_name))
     if cfg.desync_episodes:
         length = cfg.episode_length or env_lib.episode_length(env)
-        steps = jax.random.randint(phase_key, (cfg.num_envs,), 0, length, jnp.int32)
+        steps = jax.random.randint(parallel.shard_key(phase_key, axis_name), env_state.done.shape, 0, length,
+                                   jnp.int32)
         env_state = env_state.replace(info={**env_state.info, "steps": steps})
     return TrainState(params=params, opt_state=_optimizer(cfg).init(params), obs_stats=running_stats.init(obs_size),
                       env_state=env_state, key=key,
                       update_index=jnp.zeros((), jnp.int32))
 
 
-def _window(env: Env, cfg: Config, params: Any, stats: running_stats.RunningStats, env_state: State):
+def _window(env: Env, cfg: Config, params: Any, stats: running_stats.RunningStats, env_state: State,
+            axis_name: str | None = None):
     """``horizon`` steps from ``env_state``; returns (loss, (final state, observations, rewards))."""
-    training_env = _training_env(env, cfg)
+    training_env = _training_env(env, cfg, axis_name)
 
     def one_step(carry, t):
         s = carry
@@ -96,17 +103,21 @@ def _window(env: Env, cfg: Config, params: Any, stats: running_stats.RunningStat
     return loss, (final, obs, rewards)
 
 
-def update(env: Env, cfg: Config, state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
-    """One window of ``num_envs * horizon`` env steps and one Adam step."""
+def update(env: Env, cfg: Config, state: TrainState, *,
+           axis_name: str | None = None) -> tuple[TrainState, dict[str, jax.Array]]:
+    """One window of ``num_envs * horizon`` env steps and one Adam step (``axis_name``: the data axis;
+    each device's window is its envs', and the devices' gradients are averaged)."""
     start = jax.lax.stop_gradient(state.env_state)
     grads, (final, obs, rewards) = jax.grad(_window, argnums=2, has_aux=True)(
-        env, cfg, state.params, state.obs_stats, start)
+        env, cfg, state.params, state.obs_stats, start, axis_name)
+    grads = parallel.reduce_mean(grads, axis_name)
     grad_ok = tree_all_finite(grads)
     grads = jax.tree.map(lambda g: jnp.where(grad_ok, g, 0.0), grads)
     updates, opt_state = _optimizer(cfg).update(grads, state.opt_state, state.params)
     params = jax.tree.map(lambda p, u: jnp.where(grad_ok, p + u, p), state.params, updates)
     opt_state = jax.tree.map(lambda new, old: jnp.where(grad_ok, new, old), opt_state, state.opt_state)
-    obs_stats = running_stats.update(state.obs_stats, obs) if cfg.normalize_observations else state.obs_stats
+    obs_stats = running_stats.update(state.obs_stats, obs, axis_name) if cfg.normalize_observations \
+        else state.obs_stats
     final = jax.lax.stop_gradient(final)
     new_state = TrainState(params=params, opt_state=opt_state, obs_stats=obs_stats, env_state=final,
                            key=state.key, update_index=state.update_index + 1)
@@ -114,13 +125,14 @@ def update(env: Env, cfg: Config, state: TrainState) -> tuple[TrainState, dict[s
     if cfg.desync_episodes:  # an env's first episode was cut short by its random start
         episode_returns = jnp.where(final.info["episodes"] >= 2, episode_returns, jnp.nan)
     metrics = {
-        "loss": -jnp.mean(rewards) * cfg.reward_scale,
-        "mean_reward": jnp.mean(rewards),
+        "loss": -parallel.reduce_mean(jnp.mean(rewards), axis_name) * cfg.reward_scale,
+        "mean_reward": parallel.reduce_mean(jnp.mean(rewards), axis_name),
         "grad_norm": optax.global_norm(grads),
         "skipped": 1.0 - grad_ok.astype(jnp.float32),
-        "episode_return": jnp.nanmean(episode_returns),
+        "episode_return": parallel.reduce_nanmean(episode_returns, axis_name),
         "env_steps": (state.update_index + 1).astype(jnp.float32) * cfg.batch_size,
-        "nonfinite": 1.0 - (tree_all_finite(params) & jnp.all(jnp.isfinite(rewards))).astype(jnp.float32),
+        "nonfinite": 1.0 - (tree_all_finite(params)
+                            & parallel.reduce_all(jnp.all(jnp.isfinite(rewards)), axis_name)).astype(jnp.float32),
     }
     return new_state, metrics
 

@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from rljax import parallel
 from rljax.agents.dacer.mixture import mixture_entropy
 from rljax.agents.sac import entropy as entropy_lib
 from rljax.agents.sac.entropy import ActionSampler, ActorSample, RegulatorState
@@ -64,6 +65,7 @@ class NoiseScaleRegulator:
 
     settings: NoiseScaleSettings
     action_size: int
+    axis_name: str | None = None  # the data axis the estimate is averaged over (rljax.parallel)
     uses_log_prob = False
 
     @property
@@ -98,7 +100,9 @@ class NoiseScaleRegulator:
     def update(self, state: RegulatorState, sample: ActorSample, key: jax.Array,
                sample_actions: ActionSampler) -> tuple[RegulatorState, dict[str, jax.Array]]:
         s = self.settings
-        estimate = self.entropy_estimate(state, sample.obs[:s.entropy_states], key, sample_actions)
+        # With axis_name: every device estimates at its own batch's first states, and the estimates are averaged.
+        estimate = parallel.reduce_mean(
+            self.entropy_estimate(state, sample.obs[:s.entropy_states], key, sample_actions), self.axis_name)
         grad = estimate - s.target_entropy_per_dim * self.action_size  # d/dlog_alpha of -log_alpha (H_target - H_est)
         updates, opt_state = self._optimizer.update(grad, state["opt_state"])
         new_state = {"log_alpha": optax.apply_updates(state["log_alpha"], updates), "opt_state": opt_state}

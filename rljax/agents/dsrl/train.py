@@ -32,23 +32,25 @@ class TrainState(sac.TrainState):
     base: dict[str, Any]
 
 
-def init(env: Env, cfg: Config, key: jax.Array, base_params: Any = None) -> TrainState:
+def init(env: Env, cfg: Config, key: jax.Array, base_params: Any = None, *,
+         axis_name: str | None = None) -> TrainState:
     """SAC's ``init`` on ``env``'s noise space of the frozen policy ``base_params``.
 
     ``base_params``: ``{"policy": head params, "obs_stats": ...}`` of a flow or diffusion policy with
     ``cfg.base``'s head (``agents.bc``'s ``Result.params`` / ``policy_params``). Required; its structure,
-    shapes and the env are checked before anything compiles (``ValueError``).
+    shapes and the env are checked before anything compiles (``ValueError``). ``axis_name``: as SAC's.
     """
     Config.check_args(env, cfg)
     base = check_base_params(env, cfg, base_params)
-    state = sac.init(noise_space_env(env, cfg, base), cfg, key)
+    state = sac.init(noise_space_env(env, cfg, base), cfg, key, axis_name=axis_name)
     return TrainState(**{f.name: getattr(state, f.name) for f in dataclasses.fields(state)}, base=base)
 
 
-def update(env: Env, cfg: Config, state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+def update(env: Env, cfg: Config, state: TrainState, *,
+           axis_name: str | None = None) -> tuple[TrainState, dict[str, jax.Array]]:
     """SAC's ``update`` on the noise-space env of ``state.base``: ``num_envs * unroll_length`` env steps
-    and ``grad_steps_per_update`` gradient steps of the noise actor and critic."""
-    return sac.update(noise_space_env(env, cfg, state.base), cfg, state)
+    and ``grad_steps_per_update`` gradient steps of the noise actor and critic (``axis_name``: as SAC's)."""
+    return sac.update(noise_space_env(env, cfg, state.base), cfg, state, axis_name=axis_name)
 
 
 def policy_params(state: TrainState) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from rljax import parallel
 from rljax.critics.base import ValueHead
 from rljax.policies.base import PolicyHead
 
@@ -41,23 +42,32 @@ def _check_per_term(log_ratio: jax.Array, value: float | jax.Array, name: str) -
                          f"{log_ratio.shape[1:]}: give a scalar or one value per term")
 
 
-def normalize_advantages(advantages: jax.Array) -> jax.Array:
-    return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+def normalize_advantages(advantages: jax.Array, axis_name: str | None = None) -> jax.Array:
+    """``(A - mean) / (std + 1e-8)`` over the minibatch; with ``axis_name``, over every device's share of it."""
+    if axis_name is None:
+        return (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    mean = parallel.reduce_mean(advantages.mean(), axis_name)
+    std = jnp.sqrt(parallel.reduce_mean(jnp.mean(jnp.square(advantages - mean)), axis_name))
+    return (advantages - mean) / (std + 1e-8)
 
 
 def ppo_loss(params: dict[str, Any], batch: dict[str, Any], cfg: Any, head: PolicyHead, critic: ValueHead,
-             key: jax.Array | None = None) -> tuple[jax.Array, dict[str, jax.Array]]:
+             key: jax.Array | None = None, axis_name: str | None = None
+             ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Total PPO loss on a minibatch (flat ``[B, ...]`` arrays in ``batch``).
 
     ``batch["log_likelihood"]`` is the behaviour policy's, ``[B]`` or
     ``[B, K]``. ``key`` is needed only by heads whose entropy is an estimate.
+    ``axis_name``: ``batch`` is this device's share of a minibatch split over
+    that axis; advantages are normalised by the whole minibatch's statistics
+    (the loss and metrics stay this share's means, for the caller to average).
     """
     obs = batch["obs"]
     # One policy pass for both: the gradient then runs one backward pass through it.
     log_likelihood, entropy = head.log_likelihood_and_entropy(params["policy"], obs, batch["action"], batch["aux"],
                                                               key)
     log_ratio = log_likelihood - batch["log_likelihood"]
-    advantages = normalize_advantages(batch["advantages"])
+    advantages = normalize_advantages(batch["advantages"], axis_name)
     term_clip, term_weights = cfg.term_clip_and_weights()
     policy_loss = clipped_surrogate(log_ratio, advantages, term_clip, term_weights)
 

@@ -2,7 +2,10 @@
 
 The whole run is ``init`` followed by ``lax.scan`` of ``update``, one XLA
 program; ``jax.vmap`` over keys runs seeds, over a stacked ``Config`` runs a
-hyperparameter sweep.
+hyperparameter sweep. With ``axis_name`` (:mod:`rljax.parallel`'s data axis)
+each device steps its share of the envs and shuffles its share of the batch
+into its share of each minibatch; gradients, advantage statistics,
+observation statistics and metrics are averaged over the devices.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from flax import struct
 from jax.flatten_util import ravel_pytree
 
 from rljax import env as env_lib
-from rljax import running_stats
+from rljax import parallel, running_stats
 from rljax.agents.ppo.config import Config
 from rljax.agents.ppo.losses import ppo_loss
 from rljax.critics.value import ValueCritic
@@ -46,8 +49,10 @@ def make_heads(env: Env, cfg: Config) -> tuple[PolicyHead, ValueCritic]:
     return head, ValueCritic(cfg.value_hidden_sizes, cfg.activation)
 
 
-def _training_env(env: Env, cfg: Config) -> Env:
-    return env_lib.wrap_for_training(env, cfg.num_envs, cfg.episode_length)
+def _training_env(env: Env, cfg: Config, axis_name: str | None = None) -> Env:
+    """This device's envs: all ``num_envs``, or its share of them along ``axis_name``."""
+    return env_lib.wrap_for_training(env, parallel.local_size(cfg.num_envs, axis_name, "num_envs"),
+                                     cfg.episode_length)
 
 
 def _optimizer(cfg: Config) -> optax.GradientTransformation:
@@ -59,7 +64,8 @@ def _optimizer(cfg: Config) -> optax.GradientTransformation:
     return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(learning_rate, eps=1e-5))
 
 
-def init(env: Env, cfg: Config, key: jax.Array, policy_params: Any = None) -> TrainState:
+def init(env: Env, cfg: Config, key: jax.Array, policy_params: Any = None, *,
+         axis_name: str | None = None) -> TrainState:
     """Networks, optimizer, normaliser and ``num_envs`` freshly reset envs.
 
     ``policy_params``: start from pre-trained parameters (behaviour cloning, a
@@ -71,7 +77,8 @@ def init(env: Env, cfg: Config, key: jax.Array, policy_params: Any = None) -> Tr
     ``cfg.freeze_obs_stats`` keeps them as they are: statistics that move
     change the pre-trained policy). They must have the structure and shapes
     of this Config's head on ``env`` (a ``ValueError`` says where they
-    differ). ``None``: from scratch.
+    differ). ``None``: from scratch. ``axis_name``: the data axis this device
+    holds a share of the envs along (:mod:`rljax.parallel`).
     """
     Config.check_args(env, cfg)
     head, critic = make_heads(env, cfg)
@@ -90,7 +97,7 @@ def init(env: Env, cfg: Config, key: jax.Array, policy_params: Any = None) -> Tr
         params=params,
         opt_state=_optimizer(cfg).init(ravel_pytree(params)[0]),
         obs_stats=obs_stats,
-        env_state=_training_env(env, cfg).reset(env_key),
+        env_state=_training_env(env, cfg, axis_name).reset(parallel.shard_key(env_key, axis_name)),
         key=key,
         update_index=jnp.zeros((), jnp.int32),
     )
@@ -117,9 +124,10 @@ def _updates_obs_stats(cfg: Config) -> bool:
     return cfg.normalize_observations and not cfg.freeze_obs_stats
 
 
-def _rollout(env: Env, cfg: Config, head: PolicyHead, state: TrainState, key: jax.Array):
-    """``unroll_length`` steps of ``num_envs`` envs; time-major transitions."""
-    training_env = _training_env(env, cfg)
+def _rollout(env: Env, cfg: Config, head: PolicyHead, state: TrainState, key: jax.Array,
+             axis_name: str | None = None):
+    """``unroll_length`` steps of this device's envs; time-major transitions."""
+    training_env = _training_env(env, cfg, axis_name)
     normalize = running_stats.normalizer(state.obs_stats, cfg.normalize_observations)
 
     def one_step(env_state: State, step_key: jax.Array):
@@ -161,14 +169,24 @@ def _permutation(key: jax.Array, n: int) -> jax.Array:
     return (jnp.sort(packed) & mask).astype(jnp.int32)
 
 
-def update(env: Env, cfg: Config, state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
+def update(env: Env, cfg: Config, state: TrainState, *,
+           axis_name: str | None = None) -> tuple[TrainState, dict[str, jax.Array]]:
     """One PPO iteration: a rollout of ``num_envs * unroll_length`` steps, then
     ``num_epochs x num_minibatches`` gradient steps. Returns the new state and
-    scalar metrics for this update."""
+    scalar metrics for this update.
+
+    ``axis_name``: the data axis (:mod:`rljax.parallel`). Each device rolls out
+    its envs, shuffles its own share of the batch and takes its share of every
+    minibatch from it; the mean of the devices' gradients is then the
+    gradient of the whole minibatch (advantages normalised by the whole
+    minibatch's statistics)."""
     head, critic = make_heads(env, cfg)
     optimizer = _optimizer(cfg)
     key, rollout_key, shuffle_key = jax.random.split(state.key, 3)
-    env_state, traj = _rollout(env, cfg, head, state, rollout_key)
+    rollout_key, shuffle_key = parallel.shard_key(rollout_key, axis_name), parallel.shard_key(shuffle_key, axis_name)
+    batch_size = parallel.local_size(cfg.batch_size, axis_name, "batch_size")
+    minibatch_size = parallel.local_size(cfg.minibatch_size, axis_name, "minibatch_size")
+    env_state, traj = _rollout(env, cfg, head, state, rollout_key, axis_name)
 
     # The behaviour log-likelihood is scored here, in one batched pass at the
     # rollout's params, from what the head stored in ``aux``.
@@ -179,7 +197,7 @@ def update(env: Env, cfg: Config, state: TrainState) -> tuple[TrainState, dict[s
                               traj["truncation"], cfg.gamma, cfg.gae_lambda)
     batch = {"obs": traj["obs"], "action": traj["action"], "aux": traj["aux"], "log_likelihood": log_likelihood,
              "advantages": advantages, "returns": returns, "values": values}
-    batch = jax.tree.map(lambda x: x.reshape((cfg.batch_size,) + x.shape[2:]), batch)
+    batch = jax.tree.map(lambda x: x.reshape((batch_size,) + x.shape[2:]), batch)
 
     # Gradient steps run on the parameters raveled into one flat vector, so the
     # optimizer (global-norm clip, Adam) updates one array per step instead of
@@ -190,17 +208,18 @@ def update(env: Env, cfg: Config, state: TrainState) -> tuple[TrainState, dict[s
     def minibatch_step(carry, xs):
         flat, opt_state = carry
         minibatch, key = xs
-        grads, loss_metrics = jax.grad(lambda f: ppo_loss(unravel(f), minibatch, cfg, head, critic, key),
-                                       has_aux=True)(flat)
+        grads, loss_metrics = jax.grad(
+            lambda f: ppo_loss(unravel(f), minibatch, cfg, head, critic, key, axis_name), has_aux=True)(flat)
+        grads, loss_metrics = parallel.reduce_mean((grads, loss_metrics), axis_name)
         updates, opt_state = optimizer.update(grads, opt_state, flat)
         flat = optax.apply_updates(flat, updates)
         loss_metrics["grad_norm"] = optax.global_norm(grads)
         return (flat, opt_state), loss_metrics
 
     def epoch(carry, epoch_key):
-        permutation = _permutation(epoch_key, cfg.batch_size)
+        permutation = _permutation(epoch_key, batch_size)
         shuffled = jax.tree.map(
-            lambda x: x[permutation].reshape((cfg.num_minibatches, cfg.minibatch_size) + x.shape[1:]), batch)
+            lambda x: x[permutation].reshape((cfg.num_minibatches, minibatch_size) + x.shape[1:]), batch)
         # Keys only for heads whose entropy is a sampled estimate.
         keys = (jax.random.split(jax.random.fold_in(epoch_key, 1), cfg.num_minibatches)
                 if head.entropy_kind == "estimate" else None)
@@ -211,12 +230,12 @@ def update(env: Env, cfg: Config, state: TrainState) -> tuple[TrainState, dict[s
     params = unravel(flat_params)
 
     # The normaliser moves after the update so the ratio starts at exactly 1.
-    obs_stats = running_stats.update(state.obs_stats, traj["raw_obs"]) if _updates_obs_stats(cfg) \
+    obs_stats = running_stats.update(state.obs_stats, traj["raw_obs"], axis_name) if _updates_obs_stats(cfg) \
         else state.obs_stats
     new_state = TrainState(params=params, opt_state=opt_state, obs_stats=obs_stats, env_state=env_state,
                            key=key, update_index=state.update_index + 1)
     metrics = jax.tree.map(jnp.mean, loss_metrics)
-    metrics["episode_return"] = jnp.nanmean(env_state.info["last_episode_return"])
+    metrics["episode_return"] = parallel.reduce_nanmean(env_state.info["last_episode_return"], axis_name)
     metrics["env_steps"] = (state.update_index + 1).astype(jnp.float32) * cfg.batch_size
     metrics["nonfinite"] = 1.0 - (tree_all_finite(params) & tree_all_finite(loss_metrics)).astype(jnp.float32)
     return new_state, metrics

@@ -22,6 +22,11 @@ registers a regulator here instead of copying the loop. The protocol:
   the batch and ``sample_actions(obs [..., O], key) -> [..., A]``, a sampler of
   the updated actor (for regulators that estimate the entropy from samples);
 - ``explore(state, action, key) -> action``: the action sent to the env.
+
+A regulator whose update depends on the batch declares an ``axis_name``
+field; under data parallelism the loop sets it (:func:`rljax.parallel.bind_axis`)
+and the regulator averages its gradient over the devices, so its state stays
+the same on each.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from rljax import parallel
 from rljax.agents.sac.losses import temperature_loss
 from rljax.config import ConfigBase, config_dataclass, leaf, positive
 
@@ -80,6 +86,7 @@ class LearnedTemperature:
 
     settings: TemperatureSettings
     action_size: int
+    axis_name: str | None = None  # the data axis its gradient is averaged over (rljax.parallel)
     uses_log_prob = True
 
     @property
@@ -98,6 +105,7 @@ class LearnedTemperature:
         del key, sample_actions
         target_entropy = self.settings.target_entropy_per_dim * self.action_size
         grad = jax.grad(temperature_loss)(state["log_alpha"], sample.log_prob, target_entropy)
+        grad = parallel.reduce_mean(grad, self.axis_name)
         updates, opt_state = self._optimizer.update(grad, state["opt_state"])
         return {"log_alpha": optax.apply_updates(state["log_alpha"], updates), "opt_state": opt_state}, {}
 
