@@ -15,6 +15,10 @@ Both engines run in float64 (MJX via jax.enable_x64) so the comparison is fair.
 
     python benchmarks/contact_vs_mjx.py
     python benchmarks/contact_vs_mjx.py --batches 1 64 --steps 100 --repeats 5
+    python benchmarks/contact_vs_mjx.py --small-ops xla   # our small ops as plain einsum/gather/scatter
+
+``--small-ops`` picks rljax.contact's small-op backend (``auto``: unrolled on
+CPU, xla on GPU/TPU; see ``rljax.contact.small_ops``); each row reports the one used.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from typing import Sequence
+from typing import Literal, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -32,6 +36,7 @@ import tyro
 from mujoco import mjx
 
 from rljax import contact
+from rljax.contact import small_ops
 from rljax.contact.rotation import quat_to_mat
 
 
@@ -53,6 +58,8 @@ class Args:
     """Step of the central finite difference the autodiff gradients are checked against."""
     seed: int = 0
     """Seed of the batch's random initial velocities."""
+    small_ops: Literal["auto", "unrolled", "xla"] = "auto"
+    """rljax.contact's small-op backend (auto: unrolled on CPU, xla on GPU/TPU)."""
 
 
 HALF = 0.1
@@ -166,13 +173,14 @@ def grad_quality(final_x, vx, eps, mode):
 
 
 def main(args: Args) -> None:
-    with jax.enable_x64(True):
+    # Read at trace time: every program below is traced inside this scope.
+    with jax.enable_x64(True), small_ops.backend(args.small_ops) as ops_backend:
         engines = {"ours": ours(args), "mjx": mjx_engine(args)}
         modes = {"ours": "reverse", "mjx": "forward"}
         grads = {name: grad_quality(fx, 1.5, args.fd_eps, modes[name]) for name, (_, fx) in engines.items()}
         for batch in args.batches:
             vels = init_vel(jax.random.key(args.seed), batch)
-            row = dict(batch=batch, steps=args.steps, dt=args.dt)
+            row = dict(batch=batch, steps=args.steps, dt=args.dt, small_ops=ops_backend)
             for name, (run, _) in engines.items():
                 (pos, pen, iters), secs, compile_s = time_batch(run, vels, args.repeats)
                 row[f"{name}_steps_per_s"] = round(batch * args.steps / secs, 1)

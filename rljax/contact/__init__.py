@@ -27,6 +27,13 @@ central-path target: the solve is exact for the relaxed complementarity
 ``gamma s = kappa``, and so are its gradients. ``grad_kappa`` gives qpax-style
 gradients at a smoother point while the trajectory uses ``kappa``.
 
+Small products and indexing by the static candidate lists go through
+``small_ops``, which has two backends picked at trace time by platform:
+``unrolled`` (broadcast multiplies and adds, no dot_general / gather / scatter;
+the default on CPU) and ``xla`` (plain einsum, gather, segment_sum; the default
+on GPU and TPU). Override with ``small_ops.backend("xla")`` or the environment
+variable ``RLJAX_CONTACT_SMALL_OPS=unrolled|xla|auto``.
+
 float64 scoping: this package never flips ``jax_enable_x64``: importing it
 leaves the rest of the program (float32 agents) untouched. Every entry point
 (``World.init_state``, ``step``, ``rollout``) checks at trace time that x64 is

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from rljax.contact import tiny
+from rljax.contact import small_ops
 from rljax.contact.rotation import quat_to_mat, skew
 from rljax.contact.shapes import Box, Capsule, Sphere
 
@@ -95,11 +95,11 @@ def _plane_points(body, pos: Array, rot: Array, n: Array, offset: Array):
         lever = jnp.zeros((1, 3), pos.dtype)
         r_b = (-jnp.asarray(body.radius) * n)[None]
     elif isinstance(body, Box):
-        lever = tiny.einsum("kj,ij->ki", body.corners(), rot)
+        lever = small_ops.einsum("kj,ij->ki", body.corners(), rot)
         r_b = lever
     elif isinstance(body, Capsule):
         ends = jnp.asarray([[0.0, 0.0, 1.0], [0.0, 0.0, -1.0]]) * jnp.asarray(body.half_length)
-        lever = tiny.einsum("kj,ij->ki", ends, rot)
+        lever = small_ops.einsum("kj,ij->ki", ends, rot)
         r_b = lever - jnp.asarray(body.radius) * n
     else:  # pragma: no cover - World validates kinds
         raise ValueError(f"unsupported body {type(body)}")
@@ -116,8 +116,8 @@ def _closest_point(body, pos: Array, rot: Array, target: Array) -> Array:
         return pos
     if isinstance(body, Box):
         h = jnp.asarray(body.half_extents)
-        local = jnp.clip(tiny.einsum("ji,j->i", rot, target - pos), -h, h)
-        return pos + tiny.einsum("ij,j->i", rot, local)
+        local = jnp.clip(small_ops.einsum("ji,j->i", rot, target - pos), -h, h)
+        return pos + small_ops.einsum("ij,j->i", rot, local)
     if isinstance(body, Capsule):
         axis = rot[:, 2]
         half = jnp.asarray(body.half_length)
@@ -198,8 +198,8 @@ def _pair_jacobian(body_a, body_b, pos_a, rot_a, pos_b, rot_b):
     """
 
     def moved(tw):
-        ra = rot_a + tiny.einsum("ij,jk->ik", skew(tw[3:6]), rot_a)
-        rb = rot_b + tiny.einsum("ij,jk->ik", skew(tw[9:12]), rot_b)
+        ra = rot_a + small_ops.einsum("ij,jk->ik", skew(tw[3:6]), rot_a)
+        rb = rot_b + small_ops.einsum("ij,jk->ik", skew(tw[9:12]), rot_b)
         return _pair(body_a, body_b, pos_a + tw[0:3], ra, pos_b + tw[6:9], rb)
 
     jac = jax.jacfwd(moved)(jnp.zeros((12,), pos_a.dtype))

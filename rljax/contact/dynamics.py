@@ -21,7 +21,7 @@ from typing import Tuple
 import jax.numpy as jnp
 from jax import Array
 
-from rljax.contact import tiny
+from rljax.contact import small_ops
 from rljax.contact.rotation import normalize, quat_mul, quat_to_mat, step_quat
 
 
@@ -64,7 +64,7 @@ def dynamics_residual(
     g = jnp.asarray(world.gravity)
     rot = quat_to_mat(quat)
     r_lin = m * (y[:, :3] - vel) - dt * (m * g + force) - wrench[:, :3]
-    torque_body = tiny.einsum("nji,nj->ni", rot, torque)
+    torque_body = small_ops.einsum("nji,nj->ni", rot, torque)
     r_ang = (
         momentum_plus(y[:, 3:], inertia, dt)
         - momentum_minus(ang_vel, inertia, dt)

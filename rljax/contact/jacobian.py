@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from rljax.contact import collision, tiny
+from rljax.contact import collision, small_ops
 from rljax.contact.residual import Kinematics, Problem, kinematics
 from rljax.contact.rotation import quat_to_mat, skew, step_quat_jacobian
 
@@ -88,13 +88,13 @@ def _body_block(problem: Problem, y: Array) -> Array:
 def _rotation_maps(problem: Problem, y: Array, kin: Kinematics) -> Array:
     """d(world rotation of the next pose)/d(body angular velocity), [N + 1, 3, 3] (ground: 0)."""
     dt = jnp.asarray(problem.world.dt)
-    rot_map = tiny.einsum("nij,njk->nik", quat_to_mat(kin.quat_next), step_quat_jacobian(y[:, 3:], dt))
+    rot_map = small_ops.einsum("nij,njk->nik", quat_to_mat(kin.quat_next), step_quat_jacobian(y[:, 3:], dt))
     return jnp.concatenate([rot_map, jnp.zeros((1, 3, 3), y.dtype)])
 
 
 def _lever_map(rot: Array, r: Array, dirs: Array) -> Array:
     """Body-frame angular impulse per unit impulse along ``dirs``: ``R^T (r x dirs)``, [C, 3, 3]."""
-    return tiny.einsum("cji,cjk->cik", rot, jnp.cross(r[:, :, None], dirs, axis=1))
+    return small_ops.einsum("cji,cjk->cik", rot, jnp.cross(r[:, :, None], dirs, axis=1))
 
 
 def jacobian(problem: Problem, y: Array, z: Array) -> Jacobian:
@@ -108,44 +108,44 @@ def jacobian(problem: Problem, y: Array, z: Array) -> Jacobian:
     dt = jnp.asarray(world.dt)
     gj = collision.geometry_jacobian(world, problem.pos + dt * y[:, :3], kin.quat_next, ks)
     rot_maps = _rotation_maps(problem, y, kin)
-    rot_map = jnp.stack([tiny.take(rot_maps, body[k]) for k in ks], 1)  # [C, K, 3, 3]
+    rot_map = jnp.stack([small_ops.take(rot_maps, body[k]) for k in ks], 1)  # [C, K, 3, 3]
     moving = jnp.asarray(np.stack([body[k] < y.shape[0] for k in ks], 1), y.dtype)  # [C, K]
 
     def chain(d):  # twist derivative [C, ..., K, 6] -> velocity derivative [C, ..., K, 6]
         lin = dt * d[..., :3] * moving.reshape(moving.shape[:1] + (1,) * (d.ndim - 3) + moving.shape[1:] + (1,))
-        return jnp.concatenate([lin, tiny.einsum("c...kt,cktj->c...kj", d[..., 3:], rot_map)], -1)
+        return jnp.concatenate([lin, small_ops.einsum("c...kt,cktj->c...kj", d[..., 3:], rot_map)], -1)
 
     phi_y, rb_y = chain(gj.phi), chain(gj.r_b)
-    rot = [tiny.take(kin.rot, cand.a), tiny.take(kin.rot, cand.b)]
+    rot = [small_ops.take(kin.rot, cand.a), small_ops.take(kin.rot, cand.b)]
     r = [geom.r_a, geom.r_b]
     eye = jnp.broadcast_to(jnp.eye(3, dtype=y.dtype), rot[0].shape)
     sign = (-1.0, 1.0)
     # Relative contact velocity: the bodies' own velocities, then the lever arms' motion.
     vrel_y = jnp.stack([
-        sign[k] * jnp.concatenate([eye, -tiny.einsum("cij,cjk->cik", skew(r[k]), rot[k])], -1) for k in ks
+        sign[k] * jnp.concatenate([eye, -small_ops.einsum("cij,cjk->cik", skew(r[k]), rot[k])], -1) for k in ks
     ], 2)  # [C, 3, K, 6]
-    vrel_y = vrel_y + tiny.einsum("cij,cjkl->cikl", skew(tiny.take(kin.w_world, cand.b)), rb_y)
+    vrel_y = vrel_y + small_ops.einsum("cij,cjkl->cikl", skew(small_ops.take(kin.w_world, cand.b)), rb_y)
     gamma, b = z[:, 0], z[:, 3:5]
-    imp = gamma[:, None] * geom.normal + tiny.einsum("ck,ckj->cj", b, tangents)
+    imp = gamma[:, None] * geom.normal + small_ops.einsum("ck,ckj->cj", b, tangents)
     if world.body_pairs:
         # Body-body candidates: the normal (hence the tangents) and a's lever move too.
         n_y, ra_y = chain(gj.normal), chain(gj.r_a)
-        vrel_y = vrel_y - tiny.einsum("cij,cjkl->cikl", skew(tiny.take(kin.w_world, cand.a)), ra_y)
+        vrel_y = vrel_y - small_ops.einsum("cij,cjkl->cikl", skew(small_ops.take(kin.w_world, cand.a)), ra_y)
         dt_dn = jax.vmap(jax.jacfwd(collision.tangent_basis))(geom.normal)  # [C, 2, 3, 3]
-        t_y = tiny.einsum("ctim,cmkl->ctikl", dt_dn, n_y)
-        vt_y = tiny.einsum("cti,cikl->ctkl", tangents, vrel_y) + tiny.einsum("ctikl,ci->ctkl", t_y, kin.vrel)
-        imp_y = gamma[:, None, None, None] * n_y + tiny.einsum("ctikl,ct->cikl", t_y, b)
+        t_y = small_ops.einsum("ctim,cmkl->ctikl", dt_dn, n_y)
+        vt_y = small_ops.einsum("cti,cikl->ctkl", tangents, vrel_y) + small_ops.einsum("ctikl,ci->ctkl", t_y, kin.vrel)
+        imp_y = gamma[:, None, None, None] * n_y + small_ops.einsum("ctikl,ct->cikl", t_y, b)
         r_y = (ra_y, rb_y)
-        ang = [tiny.einsum("cij,cjkl->cikl", skew(r[k]), imp_y) - tiny.einsum("cij,cjkl->cikl", skew(imp), r_y[k])
-               for k in (0, 1)]
+        ang = [small_ops.einsum("cij,cjkl->cikl", skew(r[k]), imp_y)
+               - small_ops.einsum("cij,cjkl->cikl", skew(imp), r_y[k]) for k in (0, 1)]
     else:
         # Plane only: fixed normals, so the impulse is constant and only b's lever turns.
-        vt_y = tiny.einsum("cti,cikl->ctkl", tangents, vrel_y)
+        vt_y = small_ops.einsum("cti,cikl->ctkl", tangents, vrel_y)
         imp_y = jnp.zeros_like(rb_y)
-        ang = [None, -tiny.einsum("cij,cjkl->cikl", skew(imp), rb_y)]
+        ang = [None, -small_ops.einsum("cij,cjkl->cikl", skew(imp), rb_y)]
     # The residual has -wrench: b receives (imp, R_b^T r_b x imp), a the opposite.
     a_contact = jnp.stack([
-        -sign[k] * jnp.concatenate([imp_y, tiny.einsum("cji,cjkl->cikl", rot[k], ang[k])], 1) for k in ks
+        -sign[k] * jnp.concatenate([imp_y, small_ops.einsum("cji,cjkl->cikl", rot[k], ang[k])], 1) for k in ks
     ], 1)
     dirs = jnp.concatenate([geom.normal[:, :, None], jnp.swapaxes(tangents, 1, 2)], 2)  # columns n, t1, t2
     b_blk = jnp.stack([-sign[k] * jnp.concatenate([dirs, _lever_map(rot[k], r[k], dirs)], 1) for k in ks], 1)

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from rljax.contact import collision, local_block, tiny
+from rljax.contact import collision, local_block, small_ops
 from rljax.contact.jacobian import Jacobian, incidence, jacobian, sides
 from rljax.contact.residual import IMPULSE_COLS, Problem, sizes, split
 
@@ -56,24 +56,24 @@ def _bodies(problem: Problem) -> list:
 def _gather(problem: Problem, x: Array) -> Array:
     """Per-body [N, 6] -> per-contact side [C, K, 6]; the ground's rows are 0."""
     x_ext = jnp.concatenate([x, jnp.zeros((1,) + x.shape[1:], x.dtype)])
-    return jnp.stack([tiny.take(x_ext, idx) for idx in _bodies(problem)], 1)
+    return jnp.stack([small_ops.take(x_ext, idx) for idx in _bodies(problem)], 1)
 
 
 def _scatter(problem: Problem, x: Array) -> Array:
     """Per-contact side [C, K, 6] -> summed per body [N, 6] (the ground's share dropped)."""
     n = problem.pos.shape[0]
-    return sum(tiny.segment_sum(x[:, k], idx, n) for k, idx in enumerate(_bodies(problem)))
+    return sum(small_ops.segment_sum(x[:, k], idx, n) for k, idx in enumerate(_bodies(problem)))
 
 
 def _schur(problem: Problem, jac: Jacobian, d_kin: Array) -> Array:
     """``S = A - B D^-1 Ck`` as [N, 6, 6] blocks or one [1, 6N, 6N] matrix."""
     n, c = sizes(problem)
     m = d_kin[:, IMPULSE_COLS]  # (impulse unknowns) x (gap and slip rows), [C, 3, 3]
-    s_c = jac.a_contact - tiny.einsum("ckim,cmqj->ckiqj", tiny.einsum("ckil,clm->ckim", jac.b, m), jac.ck)
+    s_c = jac.a_contact - small_ops.einsum("ckim,cmqj->ckiqj", small_ops.einsum("ckil,clm->ckim", jac.b, m), jac.ck)
     if block_diagonal(problem):
-        return jac.a_body + tiny.segment_sum(s_c[:, 0, :, 0, :], _bodies(problem)[0], n)
+        return jac.a_body + small_ops.segment_sum(s_c[:, 0, :, 0, :], _bodies(problem)[0], n)
     p = jnp.asarray(incidence(problem), d_kin.dtype)
-    s = tiny.einsum("cniqj,cqm->nimj", tiny.einsum("ckn,ckiqj->cniqj", p, s_c), p)
+    s = small_ops.einsum("cniqj,cqm->nimj", small_ops.einsum("ckn,ckiqj->cniqj", p, s_c), p)
     s = s + jac.a_body[:, :, None, :] * jnp.asarray(np.eye(n), d_kin.dtype)[:, None, :, None]
     return s.reshape(1, 6 * n, 6 * n)
 
@@ -85,7 +85,7 @@ def factor(problem: Problem, w: Array) -> Blocks:
     jac = jacobian(problem, y, z)
     d_kin = local_block.d_kin_columns(z, mu)
     s = _schur(problem, jac, d_kin)
-    s_inv = tiny.inv6(s) if block_diagonal(problem) else jnp.linalg.inv(s)
+    s_inv = small_ops.inv6(s) if block_diagonal(problem) else jnp.linalg.inv(s)
     return Blocks(s_inv, jac, z, mu, d_kin, local_block.pivot_inverses(z))
 
 
@@ -93,17 +93,17 @@ def _s_solve(problem: Problem, blocks: Blocks, rhs: Array, trans: bool) -> Array
     """Solve ``S x = rhs`` or ``S^T x = rhs``; rhs [N, 6] -> [N, 6]."""
     k, m, _ = blocks.s_inv.shape
     spec = "kji,kj->ki" if trans else "kij,kj->ki"
-    return tiny.einsum(spec, blocks.s_inv, rhs.reshape(k, m)).reshape(rhs.shape)
+    return small_ops.einsum(spec, blocks.s_inv, rhs.reshape(k, m)).reshape(rhs.shape)
 
 
 def newton_solve(problem: Problem, blocks: Blocks, r_y: Array, r_z: Array) -> tuple[Array, Array]:
     """Solve ``J (dy, dz) = -(r_y, r_z)`` with ``r_y`` [N, 6], ``r_z`` [C, 8]."""
     jac = blocks.jac
     t = local_block.d_solve(blocks.z, blocks.mu, r_z, blocks.d_inv)
-    rhs = -r_y + _scatter(problem, tiny.einsum("ckil,cl->cki", jac.b, t[:, IMPULSE_COLS]))
+    rhs = -r_y + _scatter(problem, small_ops.einsum("ckil,cl->cki", jac.b, t[:, IMPULSE_COLS]))
     dy = _s_solve(problem, blocks, rhs, False)
-    kin = tiny.einsum("cjki,cki->cj", jac.ck, _gather(problem, dy))
-    dz = -t - tiny.einsum("cik,ck->ci", blocks.d_kin, kin)
+    kin = small_ops.einsum("cjki,cki->cj", jac.ck, _gather(problem, dy))
+    dz = -t - small_ops.einsum("cik,ck->ci", blocks.d_kin, kin)
     return dy, dz
 
 
@@ -112,9 +112,9 @@ def newton_solve_transpose(problem: Problem, blocks: Blocks, g_y: Array, g_z: Ar
     n = problem.pos.shape[0]
     jac = blocks.jac
     u = local_block.d_solve_t(blocks.z, blocks.mu, g_z)
-    rhs = g_y.reshape(n, 6) - _scatter(problem, tiny.einsum("cjki,cj->cki", jac.ck, u[:, :3]))
+    rhs = g_y.reshape(n, 6) - _scatter(problem, small_ops.einsum("cjki,cj->cki", jac.ck, u[:, :3]))
     a_y = _s_solve(problem, blocks, rhs, True)
-    bta = tiny.einsum("ckil,cki->cl", jac.b, _gather(problem, a_y))
+    bta = small_ops.einsum("ckil,cki->cl", jac.b, _gather(problem, a_y))
     a_z = local_block.d_solve_t(blocks.z, blocks.mu, g_z.at[:, IMPULSE_COLS].add(-bta))
     return a_y.reshape(-1), a_z
 

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from rljax.contact import collision, tiny
+from rljax.contact import collision, small_ops
 from rljax.contact.dynamics import dynamics_residual, next_pose
 from rljax.contact.rotation import quat_to_mat
 
@@ -94,11 +94,11 @@ def kinematics(problem: Problem, y: Array) -> Kinematics:
     # body-frame w is also its own axis over the step, so R_k w = R_{k+1} w.
     rot = quat_to_mat(problem.quat)
     rot_ext = jnp.concatenate([rot, jnp.eye(3, dtype=rot.dtype)[None]])
-    w_world = tiny.einsum("nij,nj->ni", rot, y[:, 3:])
+    w_world = small_ops.einsum("nij,nj->ni", rot, y[:, 3:])
     v_ext = jnp.concatenate([y[:, :3], jnp.zeros((1, 3), y.dtype)])
     w_ext = jnp.concatenate([w_world, jnp.zeros((1, 3), y.dtype)])
-    va = tiny.take(v_ext, cand.a) + jnp.cross(tiny.take(w_ext, cand.a), geom.r_a)
-    vb = tiny.take(v_ext, cand.b) + jnp.cross(tiny.take(w_ext, cand.b), geom.r_b)
+    va = small_ops.take(v_ext, cand.a) + jnp.cross(small_ops.take(w_ext, cand.a), geom.r_a)
+    vb = small_ops.take(v_ext, cand.b) + jnp.cross(small_ops.take(w_ext, cand.b), geom.r_b)
     return Kinematics(geom, tangents, vb - va, rot_ext, w_ext, quat_next)
 
 
@@ -107,11 +107,11 @@ def wrench(problem: Problem, kin: Kinematics, impulses: Array) -> Array:
     n = problem.pos.shape[0]
     cand = collision.candidates(problem.world)
     geom = kin.geom
-    imp = impulses[:, :1] * geom.normal + tiny.einsum("ck,ckj->cj", impulses[:, 1:], kin.tangents)
-    ang_b = tiny.einsum("cji,cj->ci", tiny.take(kin.rot, cand.b), jnp.cross(geom.r_b, imp))
-    ang_a = tiny.einsum("cji,cj->ci", tiny.take(kin.rot, cand.a), jnp.cross(geom.r_a, -imp))
-    return (tiny.segment_sum(jnp.concatenate([imp, ang_b], -1), cand.b, n)
-            + tiny.segment_sum(jnp.concatenate([-imp, ang_a], -1), cand.a, n))
+    imp = impulses[:, :1] * geom.normal + small_ops.einsum("ck,ckj->cj", impulses[:, 1:], kin.tangents)
+    ang_b = small_ops.einsum("cji,cj->ci", small_ops.take(kin.rot, cand.b), jnp.cross(geom.r_b, imp))
+    ang_a = small_ops.einsum("cji,cj->ci", small_ops.take(kin.rot, cand.a), jnp.cross(geom.r_a, -imp))
+    return (small_ops.segment_sum(jnp.concatenate([imp, ang_b], -1), cand.b, n)
+            + small_ops.segment_sum(jnp.concatenate([-imp, ang_a], -1), cand.a, n))
 
 
 def local_rows(z: Array, mu: Array, kappa: Array) -> Array:
@@ -132,7 +132,7 @@ def residual(problem: Problem, w: Array, kappa: Array) -> Array:
     kin = kinematics(p, y)
     r_y = dynamics_residual(p.world, p.pos, p.quat, p.vel, p.ang_vel, p.force, p.torque, y,
                             wrench(p, kin, lam(z)))
-    vt = tiny.einsum("ckj,cj->ck", kin.tangents, kin.vrel)
+    vt = small_ops.einsum("ckj,cj->ck", kin.tangents, kin.vrel)
     kin_rows = jnp.concatenate([(z[:, 1] - kin.geom.phi)[:, None], z[:, 6:8] - vt], -1)
     r_z = jnp.concatenate([kin_rows, local_rows(z, jnp.asarray(p.world.friction), kappa)], -1)
     return join(r_y, r_z)

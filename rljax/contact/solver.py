@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array, lax
 
-from rljax.contact import tiny
+from rljax.contact import small_ops
 from rljax.contact.newton import Blocks, dense_jacobian, factor, newton_solve, newton_solve_transpose
 from rljax.contact.residual import Problem, join, kinematics, residual, sizes, split
 
@@ -116,7 +116,7 @@ def initial_point(problem: Problem, mu0: float = INIT_MU) -> Array:
     v = problem.vel + dt * (jnp.asarray(world.gravity) + problem.force / world.masses()[:, None])
     y = jnp.concatenate([v, problem.ang_vel], -1)
     kin = kinematics(problem, y)
-    vt = tiny.einsum("ckj,cj->ck", kin.tangents, kin.vrel)
+    vt = small_ops.einsum("ckj,cj->ck", kin.tangents, kin.vrel)
     s = jnp.maximum(kin.geom.phi, INIT_MIN_GAP)
     gamma = mu0 / s
     beta0 = jnp.asarray(world.friction) * gamma

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rljax import contact
-from rljax.contact import local_block, solver, tiny
+from rljax.contact import local_block, small_ops, solver
 
 G = 9.81
 
@@ -98,23 +98,23 @@ def test_closed_form_contact_blocks_match_dense_linear_algebra():
                                np.linalg.solve(np.swapaxes(d, 1, 2), g[..., None])[..., 0], rtol=1e-10)
     np.testing.assert_allclose(local_block.d_kin_columns(z, mu), np.linalg.inv(d)[:, :, :3], rtol=1e-10, atol=1e-12)
     m = rng.normal(size=(4, 6, 6)) + 5.0 * np.eye(6)
-    np.testing.assert_allclose(tiny.inv6(m), np.linalg.inv(m), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(small_ops.inv6(m), np.linalg.inv(m), rtol=1e-12, atol=1e-14)
 
 
-def test_tiny_products_gathers_and_scatters():
+def test_small_ops_products_gathers_and_scatters():
     rng = np.random.default_rng(2)
     for spec, sa, sb in [("c...kt,cktj->c...kj", (4, 3, 2, 6), (4, 2, 6, 6)), ("ckn,cki->ni", (40, 2, 3), (40, 2, 6)),
                          ("cji,cj->ci", (5, 3, 3), (5, 3)), ("ij,jk->ki", (3, 4), (4, 5))]:
         a, b = rng.normal(size=sa), rng.normal(size=sb)
-        np.testing.assert_allclose(tiny.einsum(spec, a, b), np.einsum(spec, a, b), rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(small_ops.einsum(spec, a, b), np.einsum(spec, a, b), rtol=1e-12, atol=1e-13)
     x = rng.normal(size=(4, 3))
     idx = np.array([3, 3, 0, 1, 1, 3, 4])
-    np.testing.assert_array_equal(tiny.take(np.concatenate([x, np.zeros((1, 3))]), idx),
+    np.testing.assert_array_equal(small_ops.take(np.concatenate([x, np.zeros((1, 3))]), idx),
                                   np.concatenate([x, np.zeros((1, 3))])[idx])
     v = rng.normal(size=(7, 2))
     ref = np.zeros((4, 2))
     np.add.at(ref, idx[idx < 4], v[idx < 4])
-    np.testing.assert_allclose(tiny.segment_sum(v, idx, 4), ref, rtol=1e-12)
+    np.testing.assert_allclose(small_ops.segment_sum(v, idx, 4), ref, rtol=1e-12)
 
 
 KAPPA_FD = 1e-5
