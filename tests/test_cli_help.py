@@ -106,7 +106,7 @@ def test_every_flag_has_its_own_one_line_description(name, prefix, monkeypatch, 
 @pytest.mark.parametrize("path", [
     "experiments/kappa_sweep.py", "experiments/multimodal.py", "experiments/sysid.py", "experiments/trajopt.py",
     "benchmarks/contact_vs_mjx.py", "benchmarks/policy_heads.py", "benchmarks/ppo_throughput.py",
-    "benchmarks/ppo_vs_rejax.py", "benchmarks/sac_throughput.py"])
+    "benchmarks/ppo_vs_rejax.py", "benchmarks/sac_throughput.py", "benchmarks/scaling.py"])
 def test_other_scripts_describe_every_flag(path, monkeypatch):
     monkeypatch.syspath_prepend(os.path.join(ROOT, "benchmarks"))  # the benchmarks import their harness
     module = load_script(path)
