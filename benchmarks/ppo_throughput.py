@@ -11,8 +11,9 @@ order over ``--rounds``.
 
     python benchmarks/ppo_throughput.py --env inverted_pendulum --backend spring
 
-brax's trainer needs jax < 0.10 (it calls jax.device_put_replicated), which
-the project pins. Prints one JSON line.
+brax's trainer needs jax < 0.10 (it calls jax.device_put_replicated): on a
+newer jax the script says so and exits 2; run it in the environment of
+benchmarks/requirements-anchors.txt. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import tyro
 from harness import compare, emit, summarize, time_ours
 
 import envs
-from rljax import agents
+from rljax import agents, compat
 from rljax.policies import GaussianSettings
 
 
@@ -117,4 +118,5 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
+    compat.require_brax_trainers("benchmarks/ppo_throughput.py")  # brax's trainer needs jax < 0.10: exits 2 otherwise
     main(tyro.cli(Args, description=__doc__))

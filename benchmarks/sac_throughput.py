@@ -14,6 +14,10 @@ holds compilation and the warm-up prefill in both), and repeats the pair in
 alternating order over ``--rounds``. Prints one JSON line: env steps/s and
 gradient steps/s of each (medians over rounds), the final deterministic
 evaluation return of each, and the median ratio ours / brax.
+
+brax's trainer needs jax < 0.10 (it calls jax.device_put_replicated): on a
+newer jax the script says so and exits 2; run it in the environment of
+benchmarks/requirements-anchors.txt.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import tyro
 from harness import compare, emit, summarize, time_ours
 
 import envs
-from rljax import agents
+from rljax import agents, compat
 
 
 @dataclasses.dataclass
@@ -104,4 +108,5 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
+    compat.require_brax_trainers("benchmarks/sac_throughput.py")  # brax's trainer needs jax < 0.10: exits 2 otherwise
     main(tyro.cli(Args, description=__doc__))

@@ -70,7 +70,7 @@ def _stop_after_first_checkpoint(script, args, run_root, signals):
 @pytest.mark.parametrize("script, args, sent", [
     ("ppo.py", ["--env", "cartpole", "--total-steps", str(2**19), "--chunks", "32", "--seeds", "2",
                 "--eval-episodes", "2", "--eval-every", "8"], signal.SIGTERM),
-    ("sac.py", ["--env", "pendulum", "--total-steps", "6000", "--warmup-steps", "1000", "--chunks", "25",
+    ("sac.py", ["--env", "pendulum", "--total-steps", "3000", "--warmup-steps", "500", "--chunks", "10",
                 "--seeds", "2", "--eval-episodes", "2", "--eval-every", "5"], signal.SIGINT),
 ], ids=["ppo-cartpole-sigterm", "sac-pendulum-sigint"])
 def test_stopped_and_resumed_in_place_equals_the_run_that_never_stopped(tmp_path, script, args, sent):
