@@ -252,8 +252,8 @@ def shard_runs(tree: Any, layout: Layout, mesh: Mesh | None = None) -> Any:
 
 # ---- programs ----
 
-def _config_axis(cfg: Any, runs: int) -> int | None:
-    """0 when ``cfg`` is stacked with one entry per run, None when shared (as ``rljax.runner.chunks``)."""
+def config_axis(cfg: Any, runs: int) -> int | None:
+    """``0`` when ``cfg`` is stacked with one entry per run, ``None`` when every run shares it."""
     leaves = jax.tree.leaves(cfg)
     if leaves and np.ndim(leaves[0]) == 1:
         if np.shape(leaves[0])[0] != runs:
@@ -314,7 +314,7 @@ def _emulated(fn: Callable[[Any, Any], Any], layout: Layout, state_in: bool) -> 
 def _mesh_program(body: Callable[[Any, Any], Any], cfg: Any, runs: int, mesh: Mesh, in_specs: Any,
                   out_specs: Any) -> Callable[[Any, Any], Any]:
     """``jit`` of ``shard_map`` of ``body(cfg_block, x_block)`` over ``mesh``."""
-    cfg_spec = P(SEEDS) if _config_axis(cfg, runs) == 0 else P()
+    cfg_spec = P(SEEDS) if config_axis(cfg, runs) == 0 else P()
     return jax.jit(jax.shard_map(body, mesh=mesh, in_specs=(cfg_spec, in_specs), out_specs=out_specs,
                                  check_vma=False))
 
@@ -327,7 +327,7 @@ def init_program(agent: Any, env: Any, cfg: Any, runs: int, layout: Layout, mesh
     ``seeds``; with ``data > 1``, per-shard fields ``[runs, data, ...]`` also over ``data``. ``emulate``: the
     same program on one device, the data axis a ``vmap``."""
     check(agent, cfg, runs, layout)
-    cfg_axis = _config_axis(cfg, runs)
+    cfg_axis = config_axis(cfg, runs)
     axis = layout.axis_name
 
     def one_shard(c: Any, key: jax.Array) -> Any:
@@ -359,7 +359,7 @@ def train_program(agent: Any, env: Any, cfg: Any, runs: int, size: int, layout: 
     from rljax.training import run_updates
 
     check(agent, cfg, runs, layout)
-    cfg_axis = _config_axis(cfg, runs)
+    cfg_axis = config_axis(cfg, runs)
     axis = layout.axis_name
 
     def one_shard(c: Any, state: Any) -> Any:

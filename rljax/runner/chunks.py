@@ -21,6 +21,7 @@ import jax
 import numpy as np
 
 from rljax.env import Env
+from rljax.parallel import config_axis
 from rljax.runner.stop import wait_until_ready
 from rljax.training import Agent, run_updates
 
@@ -64,16 +65,6 @@ def remaining_chunk_sizes(num_updates: int, chunks: int, done: int) -> list[int]
     bounds = np.cumsum(chunk_sizes(num_updates, chunks)).tolist()
     ahead = [b for b in bounds if b > done]
     return [b - a for a, b in zip([done, *ahead[:-1]], ahead)]
-
-
-def config_axis(cfg: Any, runs: int) -> int | None:
-    """``0`` when ``cfg`` is stacked with one entry per run, ``None`` when every run shares it."""
-    leaves = jax.tree.leaves(cfg)
-    if leaves and np.ndim(leaves[0]) == 1:
-        if np.shape(leaves[0])[0] != runs:
-            raise ValueError(f"stacked config has {np.shape(leaves[0])[0]} entries for {runs} runs")
-        return 0
-    return None
 
 
 def over_runs(fn: Callable[[Any, Any], Any], cfg: Any, runs: int) -> Callable[[Any, Any], Any]:
