@@ -25,6 +25,7 @@ import shutil
 from typing import Any, Callable, TypeVar
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 T = TypeVar("T")
@@ -42,7 +43,20 @@ def _is_key(x: Any) -> bool:
     return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
+FORMAT = 2
+"""Format 2 stores ``{"leaves": [...]}``: the state's leaves in tree order, as host (numpy) arrays.
+Format 1 (before multi-host runs) stored the state's own tree; it is still restored. Host arrays
+because a multi-host run saves a whole host copy from process 0 alone, and orbax refuses
+host-local jax.Arrays there (some pytree nodes, such as brax's UInt64 counter, turn numpy
+leaves back into jax.Arrays, so the state's own tree cannot be kept)."""
+
+
 def _to_storable(tree: Any) -> Any:
+    return {"leaves": [np.asarray(jax.random.key_data(x)) if _is_key(x) else np.asarray(x)
+                       for x in jax.tree.leaves(tree)]}
+
+
+def _to_storable_v1(tree: Any) -> Any:
     return jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
 
 
@@ -93,6 +107,14 @@ def clean_temporary(directory: str) -> list[str]:
     return removed
 
 
+def _checkpointer() -> ocp.StandardCheckpointer:
+    """An orbax checkpointer of this process alone: in a multi-process run only process 0 saves (a host copy
+    of the whole state), and each process restores the whole state for itself, so none waits for the others."""
+    me = jax.process_index()
+    return ocp.StandardCheckpointer(multiprocessing_options=ocp.options.MultiprocessingOptions(
+        primary_host=me, active_processes={me}, barrier_sync_key_prefix=f"rljax_process_{me}"))
+
+
 def save(directory: str, step: int, state: Any, meta: dict[str, Any] | None = None) -> str:
     """Save ``state`` as ``directory/step_<step>`` with its manifest; returns the path.
 
@@ -105,10 +127,10 @@ def save(directory: str, step: int, state: Any, meta: dict[str, Any] | None = No
     path = os.path.join(directory, f"step_{step:012d}")
     if os.path.exists(path):
         raise ValueError(f"checkpoint {path} already exists; refusing to overwrite it")
-    with ocp.StandardCheckpointer() as checkpointer:
+    with _checkpointer() as checkpointer:
         checkpointer.save(path, _to_storable(state))
     _write_json_atomically(os.path.join(path, MANIFEST),
-                           {"format": 1, "step": step, "meta": meta or {}, "files": _files(path)})
+                           {"format": FORMAT, "step": step, "meta": meta or {}, "files": _files(path)})
     return path
 
 
@@ -182,17 +204,21 @@ def restore(path: str, like: T) -> T:
     """Verify the checkpoint at ``path`` and restore it into the structure, shapes and dtypes of ``like``."""
     if not os.path.isdir(path):
         raise CheckpointError(f"no checkpoint at {path}")
-    verify(path)
-    template = _to_storable(like)
+    version = verify(path).get("format", 1)
+    leaves, treedef = jax.tree.flatten(like)
+    template = _to_storable(like) if version >= 2 else _to_storable_v1(like)
     try:
-        with ocp.StandardCheckpointer() as checkpointer:
+        with _checkpointer() as checkpointer:
             restored = checkpointer.restore(os.path.abspath(path), template)
+        if version >= 2 and len(restored["leaves"]) != len(leaves):
+            raise ValueError(f"it holds {len(restored['leaves'])} arrays, the state has {len(leaves)}")
     except Exception as e:  # orbax raises many types; the first line of each says what it is
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"checkpoint {path} does not fit this run's training state "
                               f"(another Config or seed count?): {first}") from None
-    return jax.tree.map(lambda r, x: jax.random.wrap_key_data(r, impl=jax.random.key_impl(x)) if _is_key(x) else r,
-                        restored, like)
+    restored = restored["leaves"] if version >= 2 else treedef.flatten_up_to(restored)
+    return treedef.unflatten([jax.random.wrap_key_data(r, impl=jax.random.key_impl(x)) if _is_key(x) else r
+                              for r, x in zip(restored, leaves)])
 
 
 def newest_good(directory: str, on_skip: Callable[[str], None] = lambda message: None) -> str | None:

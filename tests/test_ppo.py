@@ -105,6 +105,25 @@ def test_resume_from_checkpoint_continues_exactly(tmp_path):
         checkpoint.save(str(tmp_path), 4, state)
 
 
+def test_format_1_checkpoint_still_restores(tmp_path):
+    import orbax.checkpoint as ocp
+
+    env = envs.make("cartpole")
+    cfg = agents.ppo.Config(total_steps=8 * 256, num_envs=8, unroll_length=32)
+    init = jax.jit(agents.ppo.init, static_argnums=0)
+    state = init(env, cfg, jax.random.key(0))
+    path = tmp_path / "step_000000000004"  # as checkpoints were written before format 2: the state's own tree
+    with ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save(path, checkpoint._to_storable_v1(state))
+    checkpoint._write_json_atomically(str(path / checkpoint.MANIFEST),
+                                      {"format": 1, "step": 4, "meta": {}, "files": checkpoint._files(str(path))})
+    restored = checkpoint.restore(str(path), init(env, cfg, jax.random.key(1)))
+    np.testing.assert_array_equal(np.asarray(jax.random.key_data(restored.key)),
+                                  np.asarray(jax.random.key_data(state.key)))
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(np.asarray(a), np.asarray(b)), restored.params,
+                 state.params)
+
+
 def test_experiment_script_writes_a_complete_run_folder(tmp_path):
     module = experiment("ppo")
     summary = module.main(["--env", "cartpole", "--total-steps", "4096", "--seeds", "2",

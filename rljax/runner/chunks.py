@@ -20,6 +20,7 @@ from typing import Any, Callable, ContextManager, Iterator, Sequence
 import jax
 import numpy as np
 
+from rljax.distributed import to_host
 from rljax.env import Env
 from rljax.parallel import config_axis
 from rljax.runner.stop import wait_until_ready
@@ -117,7 +118,7 @@ def train_in_chunks(agent: Agent, env: Env, cfg: Any, state: Any, sizes: Sequenc
         t = time.perf_counter()
         state, metrics = compiled[size](cfg, state)
         wait_until_ready((state, metrics))
-        metrics = jax.device_get(metrics)
+        metrics = to_host(metrics)  # every process gets every run's metrics
         seconds = time.perf_counter() - t
         yield Chunk(state=state, metrics=metrics, first_update=first_update, size=size, seconds=seconds,
                     compile_seconds=compile_seconds)

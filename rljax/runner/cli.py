@@ -14,6 +14,7 @@ import dataclasses
 import sys
 from typing import Annotated, Any, Callable, Optional
 
+from rljax import distributed
 from rljax.runner.resume import load_run
 from rljax.runner.run import RunOptions, console, run
 from rljax.runner.stop import RunInterrupted
@@ -91,6 +92,8 @@ def cli(agent: Agent, name: str, config_for_env: Callable[[str], Any], doc: str 
         default = Args(config=config_for_env(env_name), env=env_name)
     args = tyro.cli(Args, args=argv, default=default, description=doc)
     sweep = parse_sweep(args.sweep, args.config)
+    # Joining the other hosts must come before any JAX computation, and making an env may compute.
+    distributed.initialize(args.run.coordinator, args.run.num_processes, args.run.process_id)
     env = envs.make(args.env, **({"backend": args.backend} if args.backend else {}))
     try:
         return run(agent, env, args.config, args.run, env_name=args.env, sweep=sweep, backend=args.backend)

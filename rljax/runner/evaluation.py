@@ -7,6 +7,7 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
+from rljax.distributed import to_host
 from rljax.env import Env
 from rljax.evaluate import evaluate
 from rljax.runner.chunks import over_runs
@@ -24,7 +25,7 @@ def evaluation_program(agent: Agent, env: Env, cfg: Any, runs: int, episodes: in
     program = jax.jit(over_runs(lambda c, xs: one_run(c, *xs), cfg, runs))
 
     def run(cfg: Any, state: Any, keys: jax.Array) -> np.ndarray:
-        return np.asarray(program(cfg, (agent.policy_params(state), keys)))
+        return np.asarray(to_host(program(cfg, (agent.policy_params(state), keys))))
 
     return run
 

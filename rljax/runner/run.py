@@ -21,6 +21,7 @@ import dataclasses
 import datetime
 import json
 import os
+import signal
 import time
 from typing import Any, Mapping, Sequence
 
@@ -28,7 +29,7 @@ import jax
 import numpy as np
 from rich.console import Console
 
-from rljax import checkpoint, parallel
+from rljax import checkpoint, distributed, parallel
 from rljax.env import Env
 from rljax.runner import resume, wandb_log
 from rljax.runner import sweep as sweeps
@@ -74,6 +75,17 @@ class RunOptions:
     """Train on N devices (or 'all'): as many as divide the runs take runs each, the rest split every run's envs."""
     mesh: str | None = None
     """SEEDSxDATA devices (e.g. 2x4): runs split over SEEDS, each run's envs and replay over DATA (rljax.parallel)."""
+    coordinator: str | None = None
+    """Multi-host: HOST:PORT of process 0 (same on every host), or 'auto' on SLURM/MPI/TPU pods (env JAX_COORDINATOR_ADDRESS)."""
+    num_processes: int | None = None
+    """Multi-host: how many processes (one per host) run this run (env JAX_NUM_PROCESSES)."""
+    process_id: int | None = None
+    """Multi-host: this process's index, 0 for the one that writes the run folder (env JAX_PROCESS_ID)."""
+
+
+# How this process joins a run, not what the run is: never recorded in config.json, so a resume
+# (on another set of hosts, or on one) gives its own.
+LAUNCH_OPTIONS = ("coordinator", "num_processes", "process_id")
 
 
 def _new_run_dir(options: RunOptions, env_name: str) -> str:
@@ -133,6 +145,9 @@ def run(agent: Agent, env: Env, cfg: Any, options: RunOptions, env_name: str = "
     """
     check_agent(agent)
     _check_options(options)
+    distributed.initialize(options.coordinator, options.num_processes, options.process_id)
+    primary = distributed.is_primary()
+    out = console if primary else Console(quiet=True)  # process 0 speaks and writes for the run
     sweep = dict(sweep or {})
     configs, groups = sweeps.expand(cfg, sweep)
     for c in configs:
@@ -140,6 +155,8 @@ def run(agent: Agent, env: Env, cfg: Any, options: RunOptions, env_name: str = "
     runs = len(configs) * options.seeds
     run_cfg = type(cfg).stack([c for c in configs for _ in range(options.seeds)]) if sweep else cfg
     layout = parallel.layout_for(options.devices, options.mesh, runs)
+    if layout is None and jax.process_count() > 1:  # several hosts: all their devices
+        layout = parallel.layout_for("all", None, runs)
     if layout:
         parallel.check(agent, run_cfg, runs, layout)
     saved, resume_from = None, None
@@ -147,7 +164,11 @@ def run(agent: Agent, env: Env, cfg: Any, options: RunOptions, env_name: str = "
         saved = resume.load_run(options.resume)
         resume.check_resumable(saved, agent_name=agent.__name__, env_name=env_name, backend=backend,
                                config=cfg.to_dict(), sweep=sweep, options=dataclasses.asdict(options))
-        resume_from = resume.newest_good_checkpoint(saved, report=lambda line: console.print(f"[yellow]{line}"))
+        if not primary:  # process 0 first: it renames damaged checkpoints
+            distributed.barrier("rljax_resume_checked")
+        resume_from = resume.newest_good_checkpoint(saved, report=lambda line: out.print(f"[yellow]{line}"))
+        if primary:
+            distributed.barrier("rljax_resume_checked")
         resume.check_checkpoint_config(resume_from, cfg.to_dict())
     if options.wandb:
         wandb_log.check_available()
@@ -156,62 +177,72 @@ def run(agent: Agent, env: Env, cfg: Any, options: RunOptions, env_name: str = "
 
         renderer_for(env)  # "nothing to render" now, not after training
 
-    run_dir = saved.run_dir if saved else _new_run_dir(options, env_name)
+    if saved:
+        run_dir = saved.run_dir
+    else:
+        run_dir = distributed.broadcast_text(_new_run_dir(options, env_name) if primary else None)
     agent_name = agent.__name__.split(".")[-1]
+    recorded_options = {k: v for k, v in dataclasses.asdict(options).items() if k not in LAUNCH_OPTIONS}
     record = {"agent": agent.__name__, "env": env_name, "backend": backend, "config": cfg.to_dict(), "sweep": sweep,
-              "options": dataclasses.asdict(options)}
-    _write_json(os.path.join(run_dir, "config.json"), record)
+              "options": recorded_options}
+    if primary:
+        _write_json(os.path.join(run_dir, "config.json"), record)
     what = f"{options.seeds} seeds" + (f" x {len(groups)} values of {', '.join(sweep)}" if sweep else "")
-    console.print(f"[bold]{agent_name}[/bold] on [bold]{env_name}[/bold], {what} as one program -> {run_dir}")
+    out.print(f"[bold]{agent_name}[/bold] on [bold]{env_name}[/bold], {what} as one program -> {run_dir}")
     summary_path = os.path.join(run_dir, "summary.json")
     if resume_from and checkpoint.step_of(resume_from) >= cfg.num_updates and os.path.exists(summary_path):
-        console.print(f"[bold green]{run_dir} finished all {cfg.num_updates} updates already[/bold green]; nothing to "
-                      f"do (give a larger --total-steps to extend it)")
+        out.print(f"[bold green]{run_dir} finished all {cfg.num_updates} updates already[/bold green]; nothing to "
+                  f"do (give a larger --total-steps to extend it)")
         with open(summary_path) as f:
             return json.load(f)
     devices = jax.devices()
-    console.print(f"jax {jax.__version__} on {jax.default_backend()}: {len(devices)} device(s), "
-                  f"{devices[0].device_kind}" + (f"; mesh {layout} (seeds x data)" if layout else ""))
+    hosts = f" over {jax.process_count()} processes" if jax.process_count() > 1 else ""
+    out.print(f"jax {jax.__version__} on {jax.default_backend()}: {len(devices)} device(s){hosts}, "
+              f"{devices[0].device_kind}" + (f"; mesh {layout} (seeds x data)" if layout else ""))
 
     def per_run(key: jax.Array) -> jax.Array:  # seed s of every swept value gets the same key
         return jax.numpy.tile(jax.random.split(key, options.seeds), len(configs))
 
     keys = per_run(jax.random.key(options.seed))
-    with console.status("compiling and running init ..."):
+    with out.status("compiling and running init ..."):
         t = time.perf_counter()
         state = parallel.init_program(agent, env, run_cfg, runs, layout)(run_cfg, keys) if layout \
             else init_runs(agent, env, run_cfg, keys)
         jax.block_until_ready(state)
-    console.print(f"init: {time.perf_counter() - t:.1f}s")
+    out.print(f"init: {time.perf_counter() - t:.1f}s")
 
     done_updates, steps_before = 0, 0.0
     if resume_from:
-        state = checkpoint.restore(resume_from, state)
-        if layout:
-            state = parallel.shard_runs(state, layout)
+        if jax.process_count() > 1:  # every process reads the whole state and keeps its own shards
+            state = distributed.from_host(checkpoint.restore(resume_from, distributed.to_host(state)), state)
+        else:
+            state = checkpoint.restore(resume_from, state)
+            if layout:
+                state = parallel.shard_runs(state, layout)
         done_updates = checkpoint.step_of(resume_from)
         steps_before = checkpoint.read_manifest(resume_from)["meta"].get("env_steps", 0.0)
-        console.print(f"resumed from {resume_from} at update {done_updates}")
+        out.print(f"resumed from {resume_from} at update {done_updates}")
 
     grid = chunk_sizes(cfg.num_updates, options.chunks)
     chunk_ends = np.cumsum(grid).tolist()
     sizes = remaining_chunk_sizes(cfg.num_updates, options.chunks, done_updates)
     evaluate = evaluation_program(agent, env, run_cfg, runs, options.eval_episodes)
     sink = MetricsSink(run_dir, groups, options.seeds, resume_update=done_updates if saved else None,
-                       wandb=wandb_log.WandbLog(options.wandb, run_dir, record) if options.wandb else None)
+                       wandb=wandb_log.WandbLog(options.wandb, run_dir, record) if options.wandb and primary else None,
+                       write=primary)
     ckpt_dir = os.path.join(run_dir, "checkpoints")
     train_seconds, compile_seconds, programs = 0.0, 0.0, 0
     try:
-        with StopRequest(announce=lambda line: console.print(f"[yellow]{line}")) as stop:
+        with StopRequest(announce=lambda line: out.print(f"[yellow]{line}")) as stop:
             chunks = train_in_chunks(agent, env, run_cfg, state, sizes, first_update=done_updates + 1,
-                                     compiling=lambda n: console.status(f"compiling a chunk of {n} updates ..."),
+                                     compiling=lambda n: out.status(f"compiling a chunk of {n} updates ..."),
                                      program=(lambda n: parallel.train_program(agent, env, run_cfg, runs, n, layout))
                                      if layout else None)
             for chunk in chunks:
                 if chunk.compile_seconds:
                     programs += 1
                     compile_seconds += chunk.compile_seconds
-                    console.print(f"compiled a chunk of {chunk.size} updates in {chunk.compile_seconds:.1f}s")
+                    out.print(f"compiled a chunk of {chunk.size} updates in {chunk.compile_seconds:.1f}s")
                 bad = _first_nonfinite_update(chunk.metrics)
                 if bad is not None:  # its rows up to the bad update go to the CSV, which names it as the error does
                     sink.add(chunk, updates=bad + 1)
@@ -232,15 +263,20 @@ def run(agent: Agent, env: Env, cfg: Any, options: RunOptions, env_name: str = "
                         f"return {returns}  steps/s {rate} ({runs} runs)")
                 if evaluated is not None:
                     line += f"  eval {float(np.mean(evaluated)):.2f}"
-                console.print(line)
-                if options.checkpoints or stop.signal_number is not None:
-                    path = checkpoint.save(ckpt_dir, done_updates, state, meta={
-                        "config": cfg.to_dict(), "env_steps": new[-1]["env_steps"]})
-                    checkpoint.prune(ckpt_dir, keep=options.keep_checkpoints)
-                if stop.signal_number is not None and done_updates < cfg.num_updates:
-                    raise RunInterrupted(
-                        f"stopped by {stop.signal_name} after update {done_updates}/{cfg.num_updates}; checkpoint "
-                        f"{path}. Continue with: --resume {run_dir}", stop.signal_number)
+                out.print(line)
+                stopping = distributed.any_process(stop.signal_number is not None)  # a signal to any host stops all
+                path = os.path.join(ckpt_dir, f"step_{done_updates:012d}")
+                if options.checkpoints or stopping:
+                    whole = distributed.to_host(state) if jax.process_count() > 1 else state
+                    if primary:
+                        path = checkpoint.save(ckpt_dir, done_updates, whole, meta={
+                            "config": cfg.to_dict(), "env_steps": new[-1]["env_steps"]})
+                        checkpoint.prune(ckpt_dir, keep=options.keep_checkpoints)
+                if stopping and done_updates < cfg.num_updates:
+                    number = stop.signal_number or signal.SIGTERM
+                    cause = stop.signal_name if stop.signal_number else "a signal to another process"
+                    raise RunInterrupted(f"stopped by {cause} after update {done_updates}/{cfg.num_updates}; "
+                                         f"checkpoint {path}. Continue with: --resume {run_dir}", number)
     finally:
         sink.close()
 
@@ -262,17 +298,19 @@ def run(agent: Agent, env: Env, cfg: Any, options: RunOptions, env_name: str = "
     if options.render:  # run 0: seed 0 of the first swept value
         from rljax.render import write_replay
 
-        policy = agent.make_policy(env, configs[0], jax.tree.map(lambda x: x[0], agent.policy_params(state)),
-                                   deterministic=True)
-        summary["replay"] = write_replay(env, policy, jax.random.key(options.seed + 1),
-                                         os.path.join(run_dir, "replay.html"),
-                                         max_steps=getattr(configs[0], "episode_length", None),
-                                         title=f"{agent_name} on {env_name}, run 0")
-    _write_json(summary_path, summary)
+        params = jax.tree.map(lambda x: x[0], distributed.to_host(agent.policy_params(state)))
+        summary["replay"] = os.path.join(run_dir, "replay.html")
+        if primary:
+            policy = agent.make_policy(env, configs[0], params, deterministic=True)
+            summary["replay"] = write_replay(env, policy, jax.random.key(options.seed + 1), summary["replay"],
+                                             max_steps=getattr(configs[0], "episode_length", None),
+                                             title=f"{agent_name} on {env_name}, run 0")
     curves = os.path.join(run_dir, "curves.png")
-    sink.plot(curves, f"{agent_name} on {env_name}")
+    if primary:
+        _write_json(summary_path, summary)
+        sink.plot(curves, f"{agent_name} on {env_name}")
     per_value = (" " + json.dumps(summary["eval_return_per_value"])) if sweep else ""
-    console.print(f"[bold green]final deterministic evaluation[/bold green]: mean return "
-                  f"{summary['eval_return_mean']:.1f} (per run {[round(float(x), 1) for x in returns]}){per_value}; "
-                  f"curves: {curves}" + (f"; replay: {summary['replay']}" if options.render else ""))
+    out.print(f"[bold green]final deterministic evaluation[/bold green]: mean return "
+              f"{summary['eval_return_mean']:.1f} (per run {[round(float(x), 1) for x in returns]}){per_value}; "
+              f"curves: {curves}" + (f"; replay: {summary['replay']}" if options.render else ""))
     return summary

@@ -41,23 +41,28 @@ class MetricsSink:
     are dropped, as TensorBoard is told to drop its events past them), so the
     folder holds one row per update and one continuous curve.
     ``wandb``: a :class:`rljax.runner.wandb_log.WandbLog` (or None).
+    ``write=False`` keeps the rows and writes nothing (the processes of a
+    multi-host run other than process 0).
     """
 
     def __init__(self, run_dir: str, groups: Sequence[str], seeds: int, *, resume_update: int | None = None,
-                 wandb: Any = None):
+                 wandb: Any = None, write: bool = True):
         from tensorboardX import SummaryWriter
 
-        self.groups, self.seeds = list(groups), int(seeds)
+        self.groups, self.seeds, self.write = list(groups), int(seeds), write
         self._csv_path = os.path.join(run_dir, "metrics.csv")
         self.rows: list[dict[str, float]] = []
         if resume_update is not None:
             self.rows = [r for r in read_rows(self._csv_path) if r["update"] <= resume_update]
         self._fields: list[str] = list(dict.fromkeys(k for r in self.rows for k in r))
+        self._wandb = wandb
+        self._tensorboard = None
+        if not write:
+            return
         self._rewrite()
         # TensorBoard drops the stopped run's events from this step on (its x axis is env steps).
         purge_step = int(self.rows[-1]["env_steps"]) + 1 if self.rows else None
         self._tensorboard = SummaryWriter(run_dir, purge_step=purge_step)
-        self._wandb = wandb
 
     def _rewrite(self) -> None:
         """Write the whole CSV anew (atomically): at the start, and when a new column appears."""
@@ -105,6 +110,9 @@ class MetricsSink:
                     np.mean(eval_returns[g * self.seeds:(g + 1) * self.seeds]))
         fields = list(dict.fromkeys([*self._fields, *(k for r in new for k in r)]))
         self.rows += new
+        if not self.write:
+            self._fields = fields
+            return new
         if fields != self._fields or not os.path.exists(self._csv_path):
             self._fields = fields
             self._rewrite()
@@ -120,7 +128,8 @@ class MetricsSink:
         return new
 
     def close(self) -> None:
-        self._tensorboard.close()
+        if self._tensorboard is not None:
+            self._tensorboard.close()
         if self._wandb is not None:
             self._wandb.close()
 
