@@ -55,6 +55,7 @@ iterates and reports ``state.solver.converged = False``.
 
 from rljax.contact.bridge import Bodies, Solve, StepOptions, WorldSpec, float32_step, resting_bodies
 from rljax.contact.dynamics import kinetic_energy, momentum
+from rljax.contact.joints import Fixed, Prismatic, Revolute, Spherical, joint_positions, joint_velocities
 from rljax.contact.rotation import rotate
 from rljax.contact.shapes import Box, Capsule, Plane, Sphere
 from rljax.contact.simulate import rollout, step
@@ -64,4 +65,5 @@ __all__ = [
     "Box", "Capsule", "Plane", "Sphere", "World", "State", "SolverInfo",
     "step", "rollout", "momentum", "kinetic_energy", "require_x64", "rotate",
     "Bodies", "Solve", "StepOptions", "WorldSpec", "float32_step", "resting_bodies",
+    "Fixed", "Revolute", "Prismatic", "Spherical", "joint_positions", "joint_velocities",
 ]
