@@ -348,3 +348,27 @@ def test_bad_joint_input_raises_value_error():
         contact.step(world, state, actuation=jnp.zeros(3))
     with pytest.raises(ValueError, match=r"actuations must have shape \(5, 4\)"):
         contact.rollout(world, state, actuations=jnp.zeros((5, 2)))
+
+
+@pytest.mark.slow
+def test_hinged_arm_falls_onto_the_ground_and_rests_there():
+    # A capsule arm hinged 0.3 m above the ground, released horizontal: it swings down until
+    # its far end (0.6 m from the hinge, radius 0.05) touches the ground, at
+    # cos(theta) = (0.3 - 0.05) / 0.6 from the vertical, and rests there.
+    pivot, reach, radius = 0.3, 0.6, 0.05
+    arm = contact.Capsule(radius=radius, half_length=reach / 2, mass=1.0)
+    hinge = contact.Revolute(parent=None, child=0, parent_anchor=(0.0, 0.0, pivot),
+                             child_anchor=(0.0, 0.0, reach / 2), axis=(0.0, 1.0, 0.0))
+    world = contact.World(bodies=(arm,), ground=contact.Plane(), friction=0.5, dt=0.01, joints=(hinge,))
+    theta0 = np.pi / 2
+    pos = np.array([0.0, 0.0, pivot]) - rot_y(theta0) @ np.array([0.0, 0.0, reach / 2])
+    state = world.init_state(pos=[pos], quat=[quat_y(theta0)])
+    states = jax.jit(lambda s: contact.rollout(world, s, steps=150, kappa=1e-6))(state)
+    assert bool(np.all(states.solver.converged))
+    angle = np.asarray(jax.vmap(lambda s: contact.joint_positions(world, s))(states))[:, 0]
+    rest = np.arccos((pivot - radius) / reach)
+    assert np.all(angle > rest - 1e-4)  # never through the ground
+    assert abs(angle[-1] - rest) < 1e-4, (angle[-1], rest)
+    assert abs(float(contact.joint_velocities(world, jax.tree.map(lambda a: a[-1], states))[0])) < 1e-4
+    rows = jax.vmap(lambda p, q: joints.constraint_rows(world, p, q))(states.pos, states.quat)
+    assert float(jnp.max(jnp.abs(rows))) < 1e-8  # the hinge holds through the impact
