@@ -27,6 +27,22 @@ central-path target: the solve is exact for the relaxed complementarity
 ``gamma s = kappa``, and so are its gradients. ``grad_kappa`` gives qpax-style
 gradients at a smoother point while the trajectory uses ``kappa``.
 
+Joints (``joints``): ``World(..., joints=(Revolute(parent=None, child=0,
+child_anchor=(0, 0, 1), axis=(0, 1, 0), damping=0.1, limits=(-1, 1)), ...))``
+with ``Fixed``, ``Revolute``, ``Prismatic``, ``Spherical`` (parent ``None`` or
+-1: the world; a forest, no loops). Their constraint rows are imposed at the
+next pose and their multipliers solved in the same Newton system (impulses
+through the constraint Jacobian at the current pose: a SHAKE-type variational
+integrator, bounded energy error); revolute/prismatic limits are orthant pairs
+like the contact normal; ``step(..., actuation=[J_dof])`` /
+``rollout(..., actuations=[T, J_dof])`` drive the DOFs, ``damping`` is implicit.
+Jointed bodies get no contact candidates with each other by default.
+``joint_positions(world, state)`` / ``joint_velocities(world, state)`` read the
+DOFs from the maximal coordinates. With joints the Newton step eliminates
+contacts and limits onto body velocities and LU-factors the bordered matrix on
+(velocities, joint multipliers), dense, (6N + L) square; without joints
+(static) none of it is traced. The float32 bridge does not carry joints yet.
+
 Small products and indexing by the static candidate lists go through
 ``small_ops``, which has two backends picked at trace time by platform:
 ``unrolled`` (broadcast multiplies and adds, no dot_general / gather / scatter;
@@ -55,6 +71,7 @@ iterates and reports ``state.solver.converged = False``.
 
 from rljax.contact.bridge import Bodies, Solve, StepOptions, WorldSpec, float32_step, resting_bodies
 from rljax.contact.dynamics import kinetic_energy, momentum
+from rljax.contact.joints import Fixed, Prismatic, Revolute, Spherical, joint_positions, joint_velocities
 from rljax.contact.rotation import rotate
 from rljax.contact.shapes import Box, Capsule, Plane, Sphere
 from rljax.contact.simulate import rollout, step
@@ -64,4 +81,5 @@ __all__ = [
     "Box", "Capsule", "Plane", "Sphere", "World", "State", "SolverInfo",
     "step", "rollout", "momentum", "kinetic_energy", "require_x64", "rotate",
     "Bodies", "Solve", "StepOptions", "WorldSpec", "float32_step", "resting_bodies",
+    "Fixed", "Revolute", "Prismatic", "Spherical", "joint_positions", "joint_velocities",
 ]

@@ -45,10 +45,8 @@ def _solve_fwd(opts: Options, problem: Problem, kappa, grad_kappa):
 def _solve_bwd(opts: Options, res, ct):
     problem, w, k, kappa, grad_kappa = res
     ct_w = ct[0]
-    n, c = solver.sizes(problem)
     blocks = solver.factor(problem, w)
-    a_y, a_z = solver.newton_solve_transpose(problem, blocks, ct_w[: 6 * n], ct_w[6 * n :].reshape(c, 8))
-    lam = jnp.concatenate([a_y, a_z.reshape(-1)])
+    lam = solver.newton_step_transpose(problem, blocks, ct_w)
     _, vjp = jax.vjp(lambda p, kk: solver.residual(p, w, kk), problem, k)
     ct_problem, ct_k = vjp(-lam)
     zero = jnp.zeros_like

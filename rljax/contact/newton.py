@@ -6,6 +6,14 @@ of ``B`` per contact, so the contact unknowns are eliminated onto the 6-per-body
 Schur complement ``S = A - B D^-1 Ck``. Every contact couples at most two bodies;
 with no body-body candidates (static) ``S`` is block-diagonal and is inverted as
 N independent 6x6 blocks instead of one (6N)x(6N) matrix.
+
+With joints (static branch) the limit pairs (gamma, s) are eliminated onto the
+body velocities like contacts (they add ``grad x (gamma / s) grad x^T``), but
+the joint multipliers have a zero diagonal block, so they stay: the bordered
+(KKT) matrix ``K = [[S, Bj], [Cj, 0]]`` on (body velocities, multipliers) is
+LU-factored densely, (6N + L) square, small for the robots targeted (<= ~8
+bodies). It is non-singular while the joints form a forest (``World`` checks).
+Without joints nothing of this is traced.
 """
 
 from __future__ import annotations
@@ -19,7 +27,24 @@ from jax import Array
 
 from rljax.contact import collision, local_block, small_ops
 from rljax.contact.jacobian import Jacobian, incidence, jacobian, sides
-from rljax.contact.residual import IMPULSE_COLS, Problem, sizes, split
+from rljax.contact.residual import (
+    IMPULSE_COLS, Problem, has_joints, joint_maps, joint_rows, joint_sizes, sizes, split, split_joint,
+)
+
+
+class JointBlocks(NamedTuple):
+    """The bordered part of a factored Newton matrix (problems with joints).
+
+    lu: ``jax.scipy.linalg.lu_factor`` of K [6N + L, 6N + L]. bl: [6N, M]
+    d(impulse balance)/d(limit impulses). cl: [M, 6N] d(limit gaps)/d(velocities).
+    gamma, s: [M] the limit pairs at the linearisation point.
+    """
+
+    lu: tuple
+    bl: Array
+    cl: Array
+    gamma: Array
+    s: Array
 
 
 class Blocks(NamedTuple):
@@ -40,6 +65,7 @@ class Blocks(NamedTuple):
     mu: Array
     d_kin: Array
     d_inv: Array
+    joint: JointBlocks | None = None
 
 
 def block_diagonal(problem: Problem) -> bool:
@@ -78,13 +104,42 @@ def _schur(problem: Problem, jac: Jacobian, d_kin: Array) -> Array:
     return s.reshape(1, 6 * n, 6 * n)
 
 
-def factor(problem: Problem, w: Array) -> Blocks:
-    """Linearise at ``w`` and invert the Schur complement onto body velocities."""
+def _factor_joints(problem: Problem, w: Array, s: Array, maps) -> JointBlocks:
+    """Bordered matrix on (velocities, joint multipliers) with the limits eliminated, LU-factored."""
+    n = problem.pos.shape[0]
+    rows, m = joint_sizes(problem)
+    y, _ = split(problem, w)
+    _, lim = split_joint(problem, w)
+    dt = jnp.asarray(problem.world.dt, w.dtype)
+    if block_diagonal(problem):
+        s = s[:, :, None, :] * jnp.asarray(np.eye(n), w.dtype)[:, None, :, None]
+    s = s.reshape(6 * n, 6 * n)
+    maps = joint_maps(problem) if maps is None else maps
+    dofs = maps.dofs.reshape(-1, 6 * n)
+    bj = -maps.rows.reshape(rows, 6 * n).T
+    bl = -maps.limits.reshape(m, 6 * n).T
+    # The joint rows are nonlinear in y (next pose), so forward mode over the 6N velocities.
+    cj, cl = jax.jacfwd(lambda v: joint_rows(problem, v.reshape(n, 6)))(y.reshape(-1))
+    gamma, slack = lim[:, 0], lim[:, 1]
+    # Implicit damping adds dt c S^T S; each limit pair adds its (gamma / s) stiffness.
+    s = s + dt * dofs.T @ (maps.damping[:, None] * dofs) - bl @ ((gamma / slack)[:, None] * cl)
+    k = jnp.concatenate([jnp.concatenate([s, bj], 1),
+                         jnp.concatenate([cj, jnp.zeros((rows, rows), w.dtype)], 1)], 0)
+    return JointBlocks(jax.scipy.linalg.lu_factor(k), bl, cl, gamma, slack)
+
+
+def factor(problem: Problem, w: Array, maps=None) -> Blocks:
+    """Linearise at ``w`` and invert the Schur complement onto body velocities.
+
+    ``maps``: ``residual.joint_maps(problem)`` if precomputed (problems with joints).
+    """
     y, z = split(problem, w)
     mu = jnp.asarray(problem.world.friction, w.dtype)
     jac = jacobian(problem, y, z)
     d_kin = local_block.d_kin_columns(z, mu)
     s = _schur(problem, jac, d_kin)
+    if has_joints(problem):
+        return Blocks(None, jac, z, mu, d_kin, local_block.pivot_inverses(z), _factor_joints(problem, w, s, maps))
     s_inv = small_ops.inv6(s) if block_diagonal(problem) else jnp.linalg.inv(s)
     return Blocks(s_inv, jac, z, mu, d_kin, local_block.pivot_inverses(z))
 
@@ -96,31 +151,83 @@ def _s_solve(problem: Problem, blocks: Blocks, rhs: Array, trans: bool) -> Array
     return small_ops.einsum(spec, blocks.s_inv, rhs.reshape(k, m)).reshape(rhs.shape)
 
 
-def newton_solve(problem: Problem, blocks: Blocks, r_y: Array, r_z: Array) -> tuple[Array, Array]:
-    """Solve ``J (dy, dz) = -(r_y, r_z)`` with ``r_y`` [N, 6], ``r_z`` [C, 8]."""
+def newton_solve(problem: Problem, blocks: Blocks, r_y: Array, r_z: Array, r_x: Array | None = None) -> tuple:
+    """Solve ``J dw = -r`` with ``r_y`` [N, 6], ``r_z`` [C, 8].
+
+    Returns ``(dy, dz)``; with joints ``r_x`` [L + 2M] is the joint tail of the
+    residual and the result is ``(dy, dz, dx)``.
+    """
     jac = blocks.jac
     t = local_block.d_solve(blocks.z, blocks.mu, r_z, blocks.d_inv)
     rhs = -r_y + _scatter(problem, small_ops.einsum("ckil,cl->cki", jac.b, t[:, IMPULSE_COLS]))
-    dy = _s_solve(problem, blocks, rhs, False)
+    jb = blocks.joint
+    if jb is None:
+        dy = _s_solve(problem, blocks, rhs, False)
+    else:
+        n = problem.pos.shape[0]
+        rows, m = joint_sizes(problem)
+        r_j, r_l = r_x[:rows], r_x[rows:].reshape(m, 2)
+        rhs = rhs.reshape(-1) - jb.bl @ ((jb.gamma * r_l[:, 0] - r_l[:, 1]) / jb.s)
+        sol = jax.scipy.linalg.lu_solve(jb.lu, jnp.concatenate([rhs, -r_j]))
+        dy, d_lam = sol[: 6 * n].reshape(n, 6), sol[6 * n :]
     kin = small_ops.einsum("cjki,cki->cj", jac.ck, _gather(problem, dy))
     dz = -t - small_ops.einsum("cik,ck->ci", blocks.d_kin, kin)
-    return dy, dz
+    if jb is None:
+        return dy, dz
+    ds = -r_l[:, 0] + jb.cl @ dy.reshape(-1)
+    d_gamma = (-r_l[:, 1] - jb.gamma * ds) / jb.s
+    return dy, dz, jnp.concatenate([d_lam, jnp.stack([d_gamma, ds], -1).reshape(-1)])
 
 
-def newton_solve_transpose(problem: Problem, blocks: Blocks, g_y: Array, g_z: Array) -> tuple[Array, Array]:
-    """Solve ``J^T (a_y, a_z) = (g_y, g_z)`` (flat g_y [6N], g_z [C, 8]); returns ([6N], [C, 8])."""
+def newton_solve_transpose(problem: Problem, blocks: Blocks, g_y: Array, g_z: Array,
+                           g_x: Array | None = None) -> tuple:
+    """Solve ``J^T a = g`` (flat g_y [6N], g_z [C, 8]); returns ([6N], [C, 8]).
+
+    With joints ``g_x`` [L + 2M] is the joint tail and a third entry [L + 2M] is returned.
+    """
     n = problem.pos.shape[0]
     jac = blocks.jac
     u = local_block.d_solve_t(blocks.z, blocks.mu, g_z)
     rhs = g_y.reshape(n, 6) - _scatter(problem, small_ops.einsum("cjki,cj->cki", jac.ck, u[:, :3]))
-    a_y = _s_solve(problem, blocks, rhs, True)
+    jb = blocks.joint
+    if jb is None:
+        a_y = _s_solve(problem, blocks, rhs, True)
+    else:
+        rows, m = joint_sizes(problem)
+        g_j, g_l = g_x[:rows], g_x[rows:].reshape(m, 2)
+        ratio = jb.gamma / jb.s
+        rhs = rhs.reshape(-1) - jb.cl.T @ (ratio * g_l[:, 0]) + jb.cl.T @ g_l[:, 1]
+        sol = jax.scipy.linalg.lu_solve(jb.lu, jnp.concatenate([rhs, g_j]), trans=1)
+        a_y, a_j = sol[: 6 * n].reshape(n, 6), sol[6 * n :]
     bta = small_ops.einsum("ckil,cki->cl", jac.b, _gather(problem, a_y))
     a_z = local_block.d_solve_t(blocks.z, blocks.mu, g_z.at[:, IMPULSE_COLS].add(-bta))
-    return a_y.reshape(-1), a_z
+    if jb is None:
+        return a_y.reshape(-1), a_z
+    g_gamma = g_l[:, 0] - jb.bl.T @ a_y.reshape(-1)
+    a_l = jnp.stack([-ratio * g_gamma + g_l[:, 1], g_gamma / jb.s], -1)
+    return a_y.reshape(-1), a_z, jnp.concatenate([a_j, a_l.reshape(-1)])
+
+
+def newton_step(problem: Problem, blocks: Blocks, r: Array) -> Array:
+    """Flat ``J^-1 (-r)`` for a flat residual ``r`` (any problem, with or without joints)."""
+    n, c = sizes(problem)
+    out = newton_solve(problem, blocks, r[: 6 * n].reshape(n, 6), r[6 * n : 6 * n + 8 * c].reshape(c, 8),
+                       r[6 * n + 8 * c :] if has_joints(problem) else None)
+    return jnp.concatenate([o.reshape(-1) for o in out])
+
+
+def newton_step_transpose(problem: Problem, blocks: Blocks, g: Array) -> Array:
+    """Flat ``J^-T g`` for a flat ``g`` (any problem, with or without joints)."""
+    n, c = sizes(problem)
+    out = newton_solve_transpose(problem, blocks, g[: 6 * n], g[6 * n : 6 * n + 8 * c].reshape(c, 8),
+                                 g[6 * n + 8 * c :] if has_joints(problem) else None)
+    return jnp.concatenate([o.reshape(-1) for o in out])
 
 
 def dense_jacobian(problem: Problem, w: Array) -> Array:
-    """Newton matrix assembled from the structured blocks (for tests), [M, M]."""
+    """Newton matrix assembled from the structured blocks (for tests; joint-free problems), [M, M]."""
+    if has_joints(problem):
+        raise ValueError("dense_jacobian covers joint-free problems; use jax.jacfwd of the residual")
     n, c = sizes(problem)
     y, z = split(problem, w)
     jac = jacobian(problem, y, z)

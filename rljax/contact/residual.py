@@ -12,6 +12,12 @@ Residual rows: impulse balance (6 per body), then per contact
 ``s - phi(next pose)``, ``eta_t - v_t``, ``beta0 - mu gamma``,
 ``gamma s - kappa`` and ``beta o eta - kappa e`` with the Jordan product
 ``u o v = (u.v, u0 v1: + v0 u1:)``.
+
+With joints (``World.joints``, static) the unknowns gain a tail ``x`` =
+(``lambda`` [L] joint impulses, ``(gamma, s)`` [M, 2] per limit row) and the
+residual the rows ``joint constraints(next pose)`` [L] and per limit
+``s - gap(next pose)``, ``gamma s - kappa``; the joint impulses, limit impulses,
+actuation and damping enter the impulse balance through ``joint_wrench``.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from rljax.contact import collision, small_ops
+from rljax.contact import collision, joints, small_ops
 from rljax.contact.dynamics import dynamics_residual, next_pose
 from rljax.contact.rotation import quat_to_mat
 
@@ -34,6 +40,7 @@ class Problem(NamedTuple):
     """Everything a step depends on (the differentiable inputs).
 
     world: ``World``. pos/vel/ang_vel/force/torque: [N, 3]. quat: [N, 4].
+    actuation: [J_dof] joint torques / forces (``None``: zeros).
     """
 
     world: Any
@@ -43,6 +50,7 @@ class Problem(NamedTuple):
     ang_vel: Array
     force: Array
     torque: Array
+    actuation: Any = None
 
 
 class Kinematics(NamedTuple):
@@ -67,15 +75,79 @@ def sizes(problem: Problem) -> tuple[int, int]:
     return problem.pos.shape[0], collision.candidates(problem.world).count
 
 
+def joint_sizes(problem: Problem) -> tuple[int, int]:
+    """(joint equality rows L, limit rows M); static. Both 0 without joints."""
+    return joints.num_rows(problem.world), joints.num_limits(problem.world)
+
+
+def has_joints(problem: Problem) -> bool:
+    """Static: whether the unknowns have a joint tail (the bordered Newton path)."""
+    return bool(problem.world.joints)
+
+
 def split(problem: Problem, w: Array) -> tuple[Array, Array]:
-    """Flat ``w`` [6N + 8C] -> (y [N, 6], z [C, 8])."""
+    """Flat ``w`` [6N + 8C (+ L + 2M)] -> (y [N, 6], z [C, 8]); the joint tail is ``split_joint``."""
     n, c = sizes(problem)
-    return w[: 6 * n].reshape(n, 6), w[6 * n :].reshape(c, 8)
+    return w[: 6 * n].reshape(n, 6), w[6 * n : 6 * n + 8 * c].reshape(c, 8)
 
 
-def join(y: Array, z: Array) -> Array:
-    """(y [N, 6], z [C, 8]) -> flat [6N + 8C]."""
-    return jnp.concatenate([y.reshape(-1), z.reshape(-1)])
+def split_joint(problem: Problem, w: Array) -> tuple[Array, Array]:
+    """Joint tail of flat ``w``: (lambda [L], limit (gamma, s) [M, 2])."""
+    n, c = sizes(problem)
+    rows, m = joint_sizes(problem)
+    tail = w[6 * n + 8 * c :]
+    return tail[:rows], tail[rows:].reshape(m, 2)
+
+
+def join(y: Array, z: Array, *tail: Array) -> Array:
+    """(y [N, 6], z [C, 8], optional joint tail lambda [L], limits [M, 2]) -> flat w."""
+    return jnp.concatenate([y.reshape(-1), z.reshape(-1)] + [t.reshape(-1) for t in tail])
+
+
+class JointMaps(NamedTuple):
+    """Joint geometry at the current pose (constant over a step's Newton iterations).
+
+    rows: [L, N, 6] generalised impulse of each constraint row's multiplier.
+    limits: [M, N, 6] of each limit impulse (signed: it opens its gap).
+    dofs: [J_dof, N, 6] ``joints.dof_directions``. damping: [J_dof]. actuation: [J_dof].
+    """
+
+    rows: Array
+    limits: Array
+    dofs: Array
+    damping: Array
+    actuation: Array
+
+
+def joint_maps(problem: Problem) -> JointMaps:
+    """``JointMaps`` of a problem (current pose, so independent of the unknowns)."""
+    world = problem.world
+    pos, quat = problem.pos, problem.quat
+    rows = joints.twist_jacobian(lambda p, q: joints.constraint_rows(world, p, q), pos, quat)
+    lims = joints.twist_jacobian(lambda p, q: joints.limit_coordinates(world, p, q), pos, quat)
+    dofs = joints.dof_directions(world, pos, quat)
+    act = problem.actuation
+    act = jnp.zeros((dofs.shape[0],), pos.dtype) if act is None else jnp.asarray(act, pos.dtype)
+    return JointMaps(rows, lims, dofs, joints.damping(world, pos.dtype), act)
+
+
+def joint_wrench(problem: Problem, maps: JointMaps, y: Array, lam: Array, gamma: Array) -> Array:
+    """Joint, limit, actuation and damping impulses per body [N, 6] (residual coordinates).
+
+    Linear in ``y`` (damping is implicit: it uses the step's own DOF velocity),
+    ``lam`` [L] and the limit impulses ``gamma`` [M].
+    """
+    dt = jnp.asarray(problem.world.dt)
+    nu = small_ops.einsum("jnk,nk->j", maps.dofs, y)
+    out = small_ops.einsum("lnk,l->nk", maps.rows, lam) + small_ops.einsum("mnk,m->nk", maps.limits, gamma)
+    return out + dt * small_ops.einsum("jnk,j->nk", maps.dofs, maps.actuation - maps.damping * nu)
+
+
+def joint_rows(problem: Problem, y: Array) -> tuple[Array, Array]:
+    """(constraint rows [L], limit gaps [M]) at the next pose for velocities ``y``."""
+    world = problem.world
+    pos_next, quat_next = next_pose(problem.pos, problem.quat, y, jnp.asarray(world.dt))
+    return joints.constraint_rows(world, pos_next, quat_next), joints.limit_gaps(world, pos_next, quat_next)
 
 
 def lam(z: Array) -> Array:
@@ -125,14 +197,27 @@ def local_rows(z: Array, mu: Array, kappa: Array) -> Array:
     )
 
 
-def residual(problem: Problem, w: Array, kappa: Array) -> Array:
-    """Full residual [6N + 8C] at target complementarity ``kappa``."""
+def residual(problem: Problem, w: Array, kappa: Array, maps: JointMaps | None = None) -> Array:
+    """Full residual [6N + 8C (+ L + 2M)] at target complementarity ``kappa``.
+
+    ``maps``: ``joint_maps(problem)`` if precomputed (the solver loop does; they
+    depend on the problem only). Differentiate with it ``None`` so gradients
+    reach the joint geometry through the maps too.
+    """
     p = problem
     y, z = split(p, w)
     kin = kinematics(p, y)
-    r_y = dynamics_residual(p.world, p.pos, p.quat, p.vel, p.ang_vel, p.force, p.torque, y,
-                            wrench(p, kin, lam(z)))
+    impulse = wrench(p, kin, lam(z))
+    if has_joints(p):
+        lam_j, lim = split_joint(p, w)
+        maps = joint_maps(p) if maps is None else maps
+        impulse = impulse + joint_wrench(p, maps, y, lam_j, lim[:, 0])
+    r_y = dynamics_residual(p.world, p.pos, p.quat, p.vel, p.ang_vel, p.force, p.torque, y, impulse)
     vt = small_ops.einsum("ckj,cj->ck", kin.tangents, kin.vrel)
     kin_rows = jnp.concatenate([(z[:, 1] - kin.geom.phi)[:, None], z[:, 6:8] - vt], -1)
     r_z = jnp.concatenate([kin_rows, local_rows(z, jnp.asarray(p.world.friction), kappa)], -1)
-    return join(r_y, r_z)
+    if not has_joints(p):
+        return join(r_y, r_z)
+    rows, gaps = joint_rows(p, y)
+    r_l = jnp.stack([lim[:, 1] - gaps, lim[:, 0] * lim[:, 1] - kappa], -1)
+    return join(r_y, r_z, rows, r_l)

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from rljax.contact import gradients
+from rljax.contact import gradients, joints
 from rljax.contact.dynamics import next_pose
 from rljax.contact.shapes import concrete
 from rljax.contact.solver import Options, Problem
@@ -36,6 +36,7 @@ def step(
     state: State,
     force: Optional[Array] = None,
     torque: Optional[Array] = None,
+    actuation: Optional[Array] = None,
     *,
     kappa: Any = 1e-6,
     grad_kappa: Any = None,
@@ -51,6 +52,9 @@ def step(
       state: current ``State`` (pos/vel/ang_vel [N, 3], quat [N, 4]).
       force: [N, 3] world-frame force on each centre of mass, held over the step.
       torque: [N, 3] world-frame torque on each body.
+      actuation: [J_dof] joint torques / forces in ``world.joints`` DOF order
+        (``joints.num_dofs``; ``None`` = zeros), held over the step and applied
+        equal and opposite to each joint's two bodies.
       kappa: central-path target ``gamma s = kappa`` (> 0): small is hard contact, large
         is smooth. A resting body hovers at gap ~ kappa / (m g dt).
       grad_kappa: if given, the trajectory solves at ``kappa`` but gradients are
@@ -80,6 +84,13 @@ def step(
         shape = jnp.shape(getattr(state, name))
         if shape != (n, width):
             raise ValueError(f"state.{name} must have shape ({n}, {width}), got {shape}")
+    n_dof = joints.num_dofs(world)
+    if actuation is None:
+        act = jnp.zeros((n_dof,), jnp.float64)
+    else:
+        act = jnp.asarray(actuation, jnp.float64)
+        if act.shape != (n_dof,):
+            raise ValueError(f"actuation must have shape ({n_dof},) (one entry per joint DOF), got {act.shape}")
     opts = Options(max_iter=max_iter, tol=float(tol), comp_rtol=float(comp_rtol),
                    relaxed_grad=grad_kappa is not None, debug=bool(debug))
     problem = Problem(
@@ -90,6 +101,7 @@ def step(
         ang_vel=jnp.asarray(state.ang_vel, jnp.float64),
         force=_vec("force", force, n),
         torque=_vec("torque", torque, n),
+        actuation=act if world.joints else None,
     )
     kappa = jnp.asarray(kappa, jnp.float64)
     grad_kappa = kappa if grad_kappa is None else jnp.asarray(grad_kappa, jnp.float64)
@@ -105,34 +117,41 @@ def rollout(
     state: State,
     forces: Optional[Array] = None,
     torques: Optional[Array] = None,
+    actuations: Optional[Array] = None,
     *,
     steps: Optional[int] = None,
     **step_kwargs: Any,
 ) -> State:
-    """Scan ``step`` over time. forces/torques: [T, N, 3] (``None`` = zeros, then
-    ``steps`` gives T). Returns the states after each step, every leaf with a
-    leading [T] axis. ``step_kwargs`` are passed to ``step`` (kappa, ...).
+    """Scan ``step`` over time. forces/torques: [T, N, 3]; actuations: [T, J_dof]
+    (``None`` = zeros; with all three ``None``, ``steps`` gives T). Returns the
+    states after each step, every leaf with a leading [T] axis. ``step_kwargs``
+    are passed to ``step`` (kappa, ...).
     """
     require_x64()
     n = world.num_bodies
-    if forces is None and torques is None:
+    n_dof = joints.num_dofs(world)
+    given = [a for a in (forces, torques, actuations) if a is not None]
+    if not given:
         if steps is None:
-            raise ValueError("rollout needs forces, torques or steps")
+            raise ValueError("rollout needs forces, torques, actuations or steps")
         horizon = int(steps)
     else:
-        horizon = (forces if forces is not None else torques).shape[0]
+        horizon = jnp.shape(given[0])[0]
     forces = jnp.zeros((horizon, n, 3)) if forces is None else jnp.asarray(forces, jnp.float64)
     torques = jnp.zeros((horizon, n, 3)) if torques is None else jnp.asarray(torques, jnp.float64)
+    acts = jnp.zeros((horizon, n_dof)) if actuations is None else jnp.asarray(actuations, jnp.float64)
     for name, a in (("forces", forces), ("torques", torques)):
         if a.shape != (horizon, n, 3):
             raise ValueError(f"{name} must have shape ({horizon}, {n}, 3), got {a.shape}")
+    if acts.shape != (horizon, n_dof):
+        raise ValueError(f"actuations must have shape ({horizon}, {n_dof}), got {acts.shape}")
 
-    def body(s, ft):
-        s = step(world, s, ft[0], ft[1], **step_kwargs)
+    def body(s, fta):
+        s = step(world, s, fta[0], fta[1], fta[2], **step_kwargs)
         return s, s
 
     # The carry must have the structure step returns, whatever the caller built.
     info = empty_info() if state.solver is None else state.solver
     state = State(state.pos, state.quat, state.vel, state.ang_vel, info)
-    _, states = jax.lax.scan(body, state, (forces, torques))
+    _, states = jax.lax.scan(body, state, (forces, torques, acts))
     return states

@@ -13,15 +13,21 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array, lax
 
 from rljax.contact import small_ops
-from rljax.contact.newton import Blocks, dense_jacobian, factor, newton_solve, newton_solve_transpose
-from rljax.contact.residual import Problem, join, kinematics, residual, sizes, split
+from rljax.contact.newton import (
+    Blocks, dense_jacobian, factor, newton_solve, newton_solve_transpose, newton_step, newton_step_transpose,
+)
+from rljax.contact.residual import (
+    Problem, has_joints, join, joint_maps, joint_rows, joint_sizes, kinematics, residual, sizes, split, split_joint,
+)
 
 __all__ = [
     "Blocks", "Options", "Problem", "dense_jacobian", "factor", "initial_point", "interior_point",
-    "join", "max_step", "newton_solve", "newton_solve_transpose", "residual", "sizes", "split",
+    "join", "max_step", "newton_solve", "newton_solve_transpose", "newton_step", "newton_step_transpose",
+    "residual", "sizes", "split", "split_joint",
 ]
 
 # Dojo's 0.95. 0.99 saved 6% of the iterations on the MJX benchmark but left one
@@ -70,35 +76,60 @@ def _cone_step(u: list, du: list) -> Array:
     return step
 
 
-def max_step(z: Array, dz: Array) -> Array:
-    """Largest step keeping (gamma, s) > 0 and beta, eta inside their cones."""
+def max_step(z: Array, dz: Array, lim: Array | None = None, d_lim: Array | None = None) -> Array:
+    """Largest step keeping (gamma, s) > 0 and beta, eta inside their cones.
+
+    ``lim``, ``d_lim``: optional joint-limit pairs (gamma, s) [M, 2], kept > 0 too.
+    """
     # Both cones of every contact in one pass, [C, 2] (fewer, larger XLA loops).
     cones, d_cones = z[:, 2:].reshape(-1, 2, 3), dz[:, 2:].reshape(-1, 2, 3)
     u = [cones[..., i] for i in range(3)]
     du = [d_cones[..., i] for i in range(3)]
-    return jnp.minimum(jnp.min(_positive_step(z[:, :2], dz[:, :2]), initial=jnp.inf),
+    step = jnp.minimum(jnp.min(_positive_step(z[:, :2], dz[:, :2]), initial=jnp.inf),
                        jnp.min(_cone_step(u, du), initial=jnp.inf))
+    if lim is not None:
+        step = jnp.minimum(step, jnp.min(_positive_step(lim, d_lim), initial=jnp.inf))
+    return step
 
 
-def duality(z: Array) -> Array:
-    """Mean complementarity, equal to kappa on the central path."""
+def duality(z: Array, lim: Array | None = None) -> Array:
+    """Mean complementarity (contacts' two pairs, and joint-limit pairs), equal to kappa on the central path."""
     c = z.shape[0]
     total = jnp.sum(z[:, 0] * z[:, 1]) + jnp.sum(z[:, 2:5] * z[:, 5:8])
-    return total / max(2 * c, 1)
+    m = 0 if lim is None else lim.shape[0]
+    if m:
+        total = total + jnp.sum(lim[:, 0] * lim[:, 1])
+    return total / max(2 * c + m, 1)
 
 
-def _at_target(raw: Array, n: int, c: int, target: Array) -> Array:
-    """Residual at complementarity ``target`` from the one at 0 (``target`` enters two rows)."""
-    shift = jnp.zeros((c, 8), raw.dtype).at[:, 4:6].set(1.0).reshape(-1)
-    return raw - target * jnp.concatenate([jnp.zeros((6 * n,), raw.dtype), shift])
+def _mask(problem: Problem, contact_cols: slice) -> np.ndarray:
+    """Static 0/1 mask over the flat residual: contact rows ``contact_cols`` and the limits' second rows."""
+    n, c = sizes(problem)
+    rows, m = joint_sizes(problem)
+    z_rows = np.zeros((c, 8))
+    z_rows[:, contact_cols] = 1.0
+    lim_rows = np.zeros((m, 2))
+    lim_rows[:, 1] = 1.0
+    return np.concatenate([np.zeros(6 * n), z_rows.reshape(-1), np.zeros(rows), lim_rows.reshape(-1)])
 
 
-def _measure(raw: Array, n: int, c: int, kappa: Array):
+def _comp_rows(problem: Problem) -> np.ndarray:
+    """Complementarity rows (contact rows 4-7, limit rows gamma s): the rest are equalities."""
+    return _mask(problem, slice(4, 8))
+
+
+def _at_target(raw: Array, problem: Problem, target: Array) -> Array:
+    """Residual at complementarity ``target`` from the one at 0. ``target`` enters two rows per
+    contact (orthant, cone's first: the cone's identity is e = (1, 0, 0)) and one per limit."""
+    return raw - target * jnp.asarray(_mask(problem, slice(4, 6)), raw.dtype)
+
+
+def _measure(raw: Array, problem: Problem, kappa: Array):
     """(equality-row inf-norm, max complementarity deviation from kappa)."""
-    r = _at_target(raw, n, c, kappa)
-    r_y, r_z = r[: 6 * n], r[6 * n :].reshape(c, 8)
-    eq = jnp.maximum(jnp.max(jnp.abs(r_y), initial=0.0), jnp.max(jnp.abs(r_z[:, :4]), initial=0.0))
-    comp = jnp.max(jnp.abs(r_z[:, 4:]), initial=0.0)
+    comp_rows = _comp_rows(problem) > 0
+    r = jnp.abs(_at_target(raw, problem, kappa))
+    eq = jnp.max(jnp.where(jnp.asarray(~comp_rows), r, 0.0), initial=0.0)
+    comp = jnp.max(jnp.where(jnp.asarray(comp_rows), r, 0.0), initial=0.0)
     return eq, comp
 
 
@@ -123,7 +154,12 @@ def initial_point(problem: Problem, mu0: float = INIT_MU) -> Array:
     psi = jnp.maximum(mu0 / beta0, 2.0 * jnp.linalg.norm(vt, axis=-1) + INIT_MIN_GAP)
     zeros = jnp.zeros_like(s)
     z = jnp.stack([gamma, s, beta0, zeros, zeros, psi, vt[:, 0], vt[:, 1]], -1)
-    return join(y, z)
+    if not has_joints(problem):
+        return join(y, z)
+    # Joint multipliers start at 0; limit slacks at the predicted distance, like gaps.
+    rows, _ = joint_sizes(problem)
+    s_lim = jnp.maximum(joint_rows(problem, y)[1], INIT_MIN_GAP)
+    return join(y, z, jnp.zeros((rows,), y.dtype), jnp.stack([mu0 / s_lim, s_lim], -1))
 
 
 class _Carry(NamedTuple):
@@ -144,8 +180,14 @@ def interior_point(problem: Problem, kappa: Array, w0: Array, opts: Options):
     last finite iterate is returned.
     """
     n, c = sizes(problem)
+    joint = has_joints(problem)
     kappa = jnp.asarray(kappa, w0.dtype)
-    raw_fn = lambda w: residual(problem, w, 0.0)  # noqa: E731
+    # The joint maps depend on the current pose only: once per step, not per iterate.
+    maps = joint_maps(problem) if joint else None
+    raw_fn = lambda w: residual(problem, w, 0.0, maps)  # noqa: E731
+
+    def limits(w):
+        return split_joint(problem, w)[1] if joint else None
 
     def converged(eq, comp):
         return (eq <= opts.tol) & (comp <= opts.comp_rtol * kappa)
@@ -153,15 +195,18 @@ def interior_point(problem: Problem, kappa: Array, w0: Array, opts: Options):
     def body(carry: _Carry) -> _Carry:
         w, raw = carry.w, carry.raw
         _, z = split(problem, w)
-        blocks = factor(problem, w)
+        lim = limits(w)
+        blocks = factor(problem, w, maps)
         # Predictor: aim straight at zero complementarity.
-        _, dz_a = newton_solve(problem, blocks, raw[: 6 * n].reshape(n, 6), raw[6 * n :].reshape(c, 8))
-        a_aff = jnp.minimum(1.0, max_step(z, dz_a))
-        mu = duality(z)
-        mu_aff = duality(z + a_aff * dz_a)
+        dw_a = newton_step(problem, blocks, raw)
+        _, dz_a = split(problem, dw_a)
+        dl_a = limits(dw_a)
+        a_aff = jnp.minimum(1.0, max_step(z, dz_a, lim, dl_a))
+        mu = duality(z, lim)
+        mu_aff = duality(z + a_aff * dz_a, None if lim is None else lim + a_aff * dl_a)
         sigma = jnp.clip((mu_aff / jnp.maximum(mu, 1e-300)) ** 3, 0.0, 1.0)
         target = jnp.maximum(sigma * mu, kappa)
-        r_full = _at_target(raw, n, c, target)
+        r_full = _at_target(raw, problem, target)
         merit0 = jnp.linalg.norm(r_full)
         # Corrector: second-order term only while following the path; once the
         # target is kappa itself it would bias the fixed point, so plain Newton.
@@ -171,16 +216,22 @@ def interior_point(problem: Problem, kappa: Array, w0: Array, opts: Options):
             jnp.sum(dz_a[:, 2:5] * dz_a[:, 5:8], -1)[:, None],
             dz_a[:, 2:3] * dz_a[:, 6:8] + dz_a[:, 5:6] * dz_a[:, 3:5],
         ], -1)
-        r_y = r_full[: 6 * n].reshape(n, 6)
-        r_z = r_full[6 * n :].reshape(c, 8)
-        dy_c, dz_c = newton_solve(problem, blocks, r_y, r_z.at[:, 4:].add(use_corr * corr))
+        corr = jnp.concatenate([jnp.zeros((6 * n,), w.dtype),
+                                jnp.concatenate([jnp.zeros((c, 4), w.dtype), corr], -1).reshape(-1)])
+        if joint:
+            rows, _ = joint_sizes(problem)
+            corr_l = jnp.stack([jnp.zeros_like(dl_a[:, 0]), dl_a[:, 0] * dl_a[:, 1]], -1)
+            corr = jnp.concatenate([corr, jnp.zeros((rows,), w.dtype), corr_l.reshape(-1)])
+        dw_c = newton_step(problem, blocks, r_full + use_corr * corr)
 
         def merit(r):
-            m = jnp.linalg.norm(_at_target(r, n, c, target))
+            m = jnp.linalg.norm(_at_target(r, problem, target))
             return jnp.where(jnp.isfinite(m), m, jnp.inf)
 
-        dw_c = join(dy_c, dz_c)
-        alpha = jnp.minimum(1.0, FRACTION_TO_BOUNDARY * max_step(z, dz_c))
+        def step_len(dw):
+            return jnp.minimum(1.0, FRACTION_TO_BOUNDARY * max_step(z, split(problem, dw)[1], lim, limits(dw)))
+
+        alpha = step_len(dw_c)
         raw1 = raw_fn(w + alpha * dw_c)
         m1 = merit(raw1)
         take_c = m1 <= (1.0 - 1e-4 * alpha) * merit0
@@ -197,9 +248,8 @@ def interior_point(problem: Problem, kappa: Array, w0: Array, opts: Options):
 
         def bt_body(st):
             a, k, _, _, dw, on_newton = st
-            dy_n, dz_n = newton_solve(problem, blocks, r_y, r_z)
-            dw_n = join(dy_n, dz_n)
-            a_n = jnp.minimum(1.0, FRACTION_TO_BOUNDARY * max_step(z, dz_n))
+            dw_n = newton_step(problem, blocks, r_full)
+            a_n = step_len(dw_n)
             a = jnp.where(on_newton, 0.5 * a, a_n)
             dw = jnp.where(on_newton, dw, dw_n)
             r = raw_fn(w + a * dw)
@@ -216,11 +266,11 @@ def interior_point(problem: Problem, kappa: Array, w0: Array, opts: Options):
         finite = jnp.all(jnp.isfinite(w_new)) & jnp.all(jnp.isfinite(raw1))
         w_new = jnp.where(finite, w_new, w)
         raw1 = jnp.where(finite, raw1, raw)
-        eq, comp = _measure(raw1, n, c, kappa)
+        eq, comp = _measure(raw1, problem, kappa)
         return _Carry(w_new, raw1, carry.it + 1, eq, comp, converged(eq, comp) | ~finite, finite)
 
     raw0 = raw_fn(w0)
-    eq0, comp0 = _measure(raw0, n, c, kappa)
+    eq0, comp0 = _measure(raw0, problem, kappa)
     init = _Carry(w0, raw0, jnp.zeros((), jnp.int32), eq0, comp0, converged(eq0, comp0), jnp.ones((), bool))
     out = lax.while_loop(lambda s: ~s.done & (s.it < opts.max_iter), body, init)
     ok = out.ok & converged(out.eq, out.comp) & jnp.isfinite(out.eq) & jnp.isfinite(out.comp)

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from rljax.contact import joints as joints_lib
 from rljax.contact.shapes import Box, Capsule, Plane, Sphere, _check_shape, as_leaf, concrete, register_pytree
 
 # Body-body shape pairs with a collision routine (order-insensitive).
@@ -95,8 +96,13 @@ class World:
       dt: time step > 0 (leaf).
       body_pairs: body index pairs ``(i, j)`` that may collide. ``None`` means
         every pair whose shapes have a collision routine (sphere-sphere,
-        sphere-box, sphere-capsule); box-box and capsule-box/capsule are not
-        modelled. An explicit unsupported pair raises ``ValueError``.
+        sphere-box, sphere-capsule) and that no joint joins directly; box-box and
+        capsule-box/capsule are not modelled. An explicit unsupported pair
+        raises ``ValueError``.
+      joints: tuple of ``Fixed`` / ``Revolute`` / ``Prismatic`` / ``Spherical``
+        (``rljax.contact.joints``); parent ``None`` or -1 is the world. Their
+        numbers are leaves, their kinds and bodies static; they must form a
+        forest (no loops).
     """
 
     bodies: tuple
@@ -105,6 +111,7 @@ class World:
     gravity: Any = (0.0, 0.0, -9.81)
     dt: Any = 0.01
     body_pairs: Optional[tuple] = None
+    joints: tuple = ()
 
     def __post_init__(self) -> None:
         bodies = tuple(self.bodies)
@@ -130,17 +137,22 @@ class World:
         dt = concrete(self.dt)
         if dt is not None and (not np.all(np.isfinite(dt)) or np.any(dt <= 0)):
             raise ValueError(f"World.dt must be a finite scalar > 0, got {dt}")
-        object.__setattr__(self, "body_pairs", self._resolve_pairs(bodies, self.body_pairs))
+        joints = tuple(self.joints) if self.joints is not None else ()
+        joints_lib.check_joints(joints, len(bodies))
+        object.__setattr__(self, "joints", joints)
+        object.__setattr__(self, "body_pairs", self._resolve_pairs(bodies, self.body_pairs, joints))
 
     @staticmethod
-    def _resolve_pairs(bodies: tuple, pairs: Optional[Sequence]) -> tuple:
+    def _resolve_pairs(bodies: tuple, pairs: Optional[Sequence], joints: tuple = ()) -> tuple:
         n = len(bodies)
         if pairs is None:
+            # Jointed bodies touch at the joint by design: no contact between them by default.
+            joined = joints_lib.joined_pairs(joints)
             return tuple(
                 (i, j)
                 for i in range(n)
                 for j in range(i + 1, n)
-                if (type(bodies[i]), type(bodies[j])) in SUPPORTED_PAIRS
+                if (type(bodies[i]), type(bodies[j])) in SUPPORTED_PAIRS and (i, j) not in joined
             )
         out = []
         for p in pairs:
@@ -200,4 +212,4 @@ class World:
         return State(pos=pos, quat=quat, vel=vel, ang_vel=ang_vel, solver=empty_info())
 
 
-register_pytree(World, ["bodies", "ground", "friction", "gravity", "dt"], ["body_pairs"])
+register_pytree(World, ["bodies", "ground", "friction", "gravity", "dt", "joints"], ["body_pairs"])
