@@ -28,7 +28,7 @@ import functools
 import json
 import pathlib
 import time
-from typing import Literal, NamedTuple, Sequence, Tuple
+from typing import Literal, NamedTuple, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -227,7 +227,7 @@ class Scenario(NamedTuple):
     torque: np.ndarray
 
 
-def mujoco_scenarios(steps: int, dt: float) -> list:
+def mujoco_scenarios(steps: int, dt: float) -> list[Scenario]:
     """Two pushes that slide the box, a torque pulse that tips it over an edge,
     and a spinning drop onto a corner. The pushes' known forces make mass and
     friction separable (as in ``push_forces``); the tumbles exercise rotation."""
@@ -277,11 +277,13 @@ def mujoco_xml(args: "Args", *, cone: str, impratio: float, solimp: Sequence[flo
 </mujoco>"""
 
 
-def record_mujoco(args: "Args", scenarios, *, cone=None, impratio=None, solimp=None, substeps=None,
-                  timeconst=None) -> dict:
+def record_mujoco(args: "Args", scenarios: Sequence[Scenario], *, cone: Optional[str] = None,
+                  impratio: Optional[float] = None, solimp: Optional[Sequence[float]] = None,
+                  substeps: Optional[int] = None, timeconst: Optional[float] = None) -> dict:
     """Run each scenario in MuJoCo and keep every ``substeps``-th state (one per rljax step).
 
-    Returns pos [S, T, 3], quat [S, T, 4] and the largest penetration (m) seen.
+    Settings left at None come from ``args`` (the mismatch study changes one at a time).
+    Returns pos [S, T, 3], quat [S, T, 4] and max_penetration (m, the deepest contact seen).
     """
     import mujoco  # only this path needs it
 
@@ -324,7 +326,7 @@ def quat_angle(q1, q2):
     return 2.0 * jnp.arccos(dot)
 
 
-def simulate_scenarios(params, scenarios, args: "Args"):
+def simulate_scenarios(params, scenarios: Sequence[Scenario], args: "Args"):
     """rljax rollouts of every scenario from MuJoCo's initial states, for params = (log mu, log m).
 
     Returns pos [S, T, 3], quat [S, T, 4], converged [S, T].
@@ -367,7 +369,7 @@ def mujoco_loss(params, scenarios, args: "Args", obs_pos, obs_quat, weights):
     return 0.5 * jnp.sum(weights * (lin + args.orientation_mm_per_rad ** 2 * ang2)) / jnp.sum(weights)
 
 
-def make_mujoco_fit(scenarios, args: "Args"):
+def make_mujoco_fit(scenarios: Sequence[Scenario], args: "Args"):
     """Jitted L-BFGS (optax, zoom line search) on params = (log mu, log m) of ``mujoco_loss``."""
     opt = optax.lbfgs()
     loss = functools.partial(mujoco_loss, scenarios=scenarios, args=args)
