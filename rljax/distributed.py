@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import numpy as np
@@ -49,7 +49,7 @@ def _int_from(value: Any, name: str, env: str) -> int | None:
 
 
 def initialize(coordinator: str | None = None, num_processes: int | None = None,
-               process_id: int | None = None) -> bool:
+               process_id: int | None = None, announce: Callable[[str], None] | None = None) -> bool:
     """Join this process to a multi-process run; returns whether it did (False: a single-process run).
 
     ``coordinator``: ``HOST:PORT`` of process 0 (every process gives the same), or ``"auto"`` to let
@@ -57,6 +57,7 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
     ``JAX_COORDINATOR_ADDRESS``, ``JAX_NUM_PROCESSES``, ``JAX_PROCESS_ID``; with no coordinator at
     all this is a no-op. Must run before any JAX computation (creating arrays starts the backends);
     the experiment scripts call it first. Calling it again in a joined process is a no-op.
+    ``announce(line)`` is told before joining, which waits until every process has started.
     """
     coordinator = coordinator or os.environ.get(ENV_COORDINATOR) or None
     num_processes = _int_from(num_processes, "num-processes", ENV_NUM_PROCESSES)
@@ -79,6 +80,9 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
         raise ValueError(f"process-id={process_id}: must be in [0, {num_processes}) for {num_processes} processes")
     if jax.distributed.is_initialized():
         return True
+    if announce is not None:
+        who = "" if process_id is None else f" as process {process_id} of {num_processes}"
+        announce(f"joining a multi-process run at {coordinator}{who} (waits for every process) ...")
     try:
         if coordinator == AUTO:
             jax.distributed.initialize(num_processes=num_processes, process_id=process_id)

@@ -93,7 +93,8 @@ def cli(agent: Agent, name: str, config_for_env: Callable[[str], Any], doc: str 
     args = tyro.cli(Args, args=argv, default=default, description=doc)
     sweep = parse_sweep(args.sweep, args.config)
     # Joining the other hosts must come before any JAX computation, and making an env may compute.
-    distributed.initialize(args.run.coordinator, args.run.num_processes, args.run.process_id)
+    distributed.initialize(args.run.coordinator, args.run.num_processes, args.run.process_id,
+                           announce=lambda line: console.print(line, highlight=False))
     env = envs.make(args.env, **({"backend": args.backend} if args.backend else {}))
     try:
         return run(agent, env, args.config, args.run, env_name=args.env, sweep=sweep, backend=args.backend)
