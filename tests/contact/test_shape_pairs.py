@@ -142,8 +142,9 @@ def test_ridge_falls_across_a_box_edge_and_rests_on_the_edges(capsys):
     assert gaps.min() > 0.0, gaps.min()  # no cut through a's edges
     # At rest on exactly the two edge-edge candidates, one per edge.
     np.testing.assert_allclose(gaps[-1], resting_gap(1, 0.25), rtol=5e-3)
-    assert np.abs(st.quat[:, 1] - st.quat[0, 1]).max() < 1e-4  # balanced on the ridge
-    assert np.abs(st.vel[-1]).max() < 1e-5
+    # Balanced on the ridge, an unstable equilibrium: the tilt only starts to grow.
+    assert np.abs(st.quat[:, 1] - st.quat[0, 1]).max() < 1e-4
+    assert np.abs(st.vel[-1, :, 2]).max() < 1e-6
 
 
 @pytest.mark.slow
