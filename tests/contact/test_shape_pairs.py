@@ -31,9 +31,10 @@ def run(world, state, steps, **kw):
 
 def report(capsys, name, st):
     it = st.solver.iterations
+    drift = np.abs(st.pos[:, :, :2] - st.pos[:1, :, :2]).max()
     with capsys.disabled():
         print(f"\n[contact] {name}: {it.shape[0]} steps, iterations median {np.median(it):.0f} max {it.max()}, "
-              f"converged {st.solver.converged.mean():.3f}")
+              f"converged {st.solver.converged.mean():.3f}, horizontal drift {drift:.1e} m")
 
 
 # ---- box-box ----------------------------------------------------------------------
