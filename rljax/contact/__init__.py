@@ -15,7 +15,10 @@
 
 Physics: maximal coordinates, midpoint velocities, Dojo's quaternion map and
 discrete Euler-Lagrange equations (``dynamics``); contact candidates with smooth
-gaps (``collision``); per contact an orthant pair (normal impulse, gap) and a
+gaps (``collision``: every pair of sphere, box and capsule, box-box with
+vertex-face both ways and edge-edge candidates, a fixed number per pair, with
+faces, edges and clamps chosen at the start of each step so a step's gaps are
+smooth); per contact an orthant pair (normal impulse, gap) and a
 second-order-cone pair (friction, slip) solved by a primal-dual interior point
 with Mehrotra predictor-corrector, fraction-to-boundary and residual
 backtracking inside ``lax.while_loop`` (``solver`` on the ``residual``); each

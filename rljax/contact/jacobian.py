@@ -106,7 +106,8 @@ def jacobian(problem: Problem, y: Array, z: Array) -> Jacobian:
     kin = kinematics(problem, y)
     geom, tangents = kin.geom, kin.tangents
     dt = jnp.asarray(world.dt)
-    gj = collision.geometry_jacobian(world, problem.pos + dt * y[:, :3], kin.quat_next, ks)
+    gj = collision.geometry_jacobian(world, problem.pos + dt * y[:, :3], kin.quat_next, ks,
+                                     ref=(problem.pos, problem.quat))
     rot_maps = _rotation_maps(problem, y, kin)
     rot_map = jnp.stack([small_ops.take(rot_maps, body[k]) for k in ks], 1)  # [C, K, 3, 3]
     moving = jnp.asarray(np.stack([body[k] < y.shape[0] for k in ks], 1), y.dtype)  # [C, K]

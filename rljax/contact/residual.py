@@ -160,7 +160,8 @@ def kinematics(problem: Problem, y: Array) -> Kinematics:
     world = problem.world
     cand = collision.candidates(world)
     pos_next, quat_next = next_pose(problem.pos, problem.quat, y, jnp.asarray(world.dt))
-    geom = collision.geometry(world, pos_next, quat_next)
+    # Faces, edges and clamp sides are chosen at the current pose: smooth in y.
+    geom = collision.geometry(world, pos_next, quat_next, ref=(problem.pos, problem.quat))
     tangents = collision.tangent_basis(geom.normal)
     # Velocities of the body points; the static ground is an extra zero row. The
     # body-frame w is also its own axis over the step, so R_k w = R_{k+1} w.

@@ -19,10 +19,9 @@ from jax import Array
 from rljax.contact import joints as joints_lib
 from rljax.contact.shapes import Box, Capsule, Plane, Sphere, _check_shape, as_leaf, concrete, register_pytree
 
-# Body-body shape pairs with a collision routine (order-insensitive).
-SUPPORTED_PAIRS = frozenset(
-    {(Sphere, Sphere), (Box, Sphere), (Sphere, Box), (Capsule, Sphere), (Sphere, Capsule)}
-)
+# Body-body shape pairs with a collision routine (order-insensitive): every pair of
+# Sphere, Box and Capsule. ``collision.pair_count`` gives each pair's candidate count.
+SUPPORTED_PAIRS = frozenset((a, b) for a in (Sphere, Box, Capsule) for b in (Sphere, Box, Capsule))
 
 
 def require_x64() -> None:
@@ -95,10 +94,12 @@ class World:
       gravity: [3] acceleration (leaf).
       dt: time step > 0 (leaf).
       body_pairs: body index pairs ``(i, j)`` that may collide. ``None`` means
-        every pair whose shapes have a collision routine (sphere-sphere,
-        sphere-box, sphere-capsule) and that no joint joins directly; box-box and
-        capsule-box/capsule are not modelled. An explicit unsupported pair
-        raises ``ValueError``.
+        every pair (all shape pairs have a collision routine) that no joint joins
+        directly. Each pair adds a static number of candidates
+        (``collision.pair_count``): 1 with a sphere, 2 capsule-box, 3
+        capsule-capsule, 52 box-box; list only the pairs that can meet (e.g.
+        neighbours in a stack) to keep the solve small. An entry that is not two
+        distinct body indices raises ``ValueError``.
       joints: tuple of ``Fixed`` / ``Revolute`` / ``Prismatic`` / ``Spherical``
         (``rljax.contact.joints``); parent ``None`` or -1 is the world. Their
         numbers are leaves, their kinds and bodies static; they must form a
@@ -162,7 +163,7 @@ class World:
             if (type(bodies[i]), type(bodies[j])) not in SUPPORTED_PAIRS:
                 raise ValueError(
                     f"World.body_pairs: no collision routine for {type(bodies[i]).__name__}-"
-                    f"{type(bodies[j]).__name__}; supported: sphere-sphere, sphere-box, sphere-capsule"
+                    f"{type(bodies[j]).__name__}; supported: every pair of sphere, box and capsule"
                 )
             out.append((min(i, j), max(i, j)))
         return tuple(out)

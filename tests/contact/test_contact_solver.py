@@ -15,7 +15,7 @@ G = 9.81
 
 
 def mixed_world(dt=0.01, mu=0.5):
-    """Box, sphere and capsule on a plane, with sphere-box and sphere-capsule pairs."""
+    """Box, sphere and capsule on a plane, with sphere-box, box-capsule and sphere-capsule pairs."""
     return contact.World(
         bodies=(
             contact.Box(half_extents=(0.2, 0.15, 0.1), mass=1.0),
@@ -53,7 +53,7 @@ def test_structured_jacobian_matches_jacfwd(pairs):
     problem = solver.Problem(world, st.pos, st.quat, st.vel, st.ang_vel,
                              force=jnp.ones((3, 3)) * 0.3, torque=jnp.ones((3, 3)) * -0.1)
     n, c = solver.sizes(problem)
-    assert c == 8 + 1 + 2 + (2 if pairs else 0)  # box corners, sphere, capsule ends, two pairs
+    assert c == 8 + 1 + 2 + (4 if pairs else 0)  # box corners, sphere, capsule ends; 1 + 2 + 1 pair candidates
     rng = np.random.default_rng(0)
     z = np.abs(rng.normal(size=(c, 8))) + 0.1
     z[:, 2] += 1.0  # interior of the cones
@@ -245,7 +245,7 @@ def test_long_rollout_has_no_nan_and_few_iterations(capsys):
     conv = np.asarray(st.solver.converged)
     pct = np.percentile(it, [0, 25, 50, 75, 90, 99, 100])
     with capsys.disabled():
-        print(f"\n[contact] iterations over 1000 steps (3 bodies, 13 candidates): "
+        print(f"\n[contact] iterations over 1000 steps (3 bodies, 15 candidates): "
               f"min/p25/p50/p75/p90/p99/max = {pct.tolist()}, converged {conv.mean():.3f}")
     assert np.median(it) <= 15
     assert conv.mean() >= 0.99
@@ -269,7 +269,9 @@ def test_bad_input_raises_value_error():
     with pytest.raises(ValueError, match="friction"):
         contact.World(bodies=(contact.Sphere(),), friction=-0.1)
     with pytest.raises(ValueError, match="body_pairs"):
-        contact.World(bodies=(contact.Box(), contact.Box()), body_pairs=((0, 1),))
+        contact.World(bodies=(contact.Box(), contact.Box()), body_pairs=((0, 0),))
+    with pytest.raises(ValueError, match="body_pairs"):
+        contact.World(bodies=(contact.Box(), contact.Box()), body_pairs=((0, 2),))
     world = contact.World(bodies=(contact.Sphere(),), ground=contact.Plane())
     with pytest.raises(ValueError, match="pos"):
         world.init_state(pos=np.zeros((2, 3)))
