@@ -112,12 +112,13 @@ class WorldSpec:
 
 class StepOptions(NamedTuple):
     """Static solver settings for a task (hashable). ``warm_start``: seed each solve
-    with ``Bodies.warm`` (when it is not ``None``); same solution, fewer iterations."""
+    with ``Bodies.warm`` (when it is not ``None``); same solution to tolerance,
+    fewer iterations under smooth forces (see ``contact.step``)."""
 
     kappa: float = 1e-4
     grad_kappa: float | None = None
     max_iter: int = 50
-    warm_start: bool = True
+    warm_start: bool = False
 
 
 def _cast(tree: Any, dtype) -> Any:

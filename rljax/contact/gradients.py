@@ -32,7 +32,7 @@ def solve(opts: Options, problem: Problem, kappa, grad_kappa, w0, warm):
     ``w0`` only picks where the iteration starts (the solution is the same to
     tolerance), so it gets a zero cotangent. ``warm`` (bool scalar) says ``w0`` is a
     warm start: with ``opts.warm_max_iter > 0`` one not converged within that many
-    iterations restarts from ``solver.initial_point``.
+    iterations restarts from ``solver.initial_point`` with a fresh ``max_iter``.
     """
     out, _ = _solve_fwd(opts, problem, kappa, grad_kappa, w0, warm)
     return out
@@ -46,7 +46,9 @@ def _solve_fwd(opts: Options, problem: Problem, kappa, grad_kappa, w0, warm):
         short = opts._replace(max_iter=min(opts.warm_max_iter, opts.max_iter))
         w, it, eq, comp, ok = solver.interior_point(problem, kappa, w0, short)
         restart = jnp.where(ok | ~warm, w, solver.initial_point(problem))
-        w, it2, eq, comp, ok = solver.interior_point(problem, kappa, restart, opts._replace(max_iter=opts.max_iter - short.max_iter))
+        # The second loop has the full budget, so a restarted solve gets what a cold one
+        # would (the cap on the total is warm_max_iter + max_iter).
+        w, it2, eq, comp, ok = solver.interior_point(problem, kappa, restart, opts)
         it = it + it2
     else:
         w, it, eq, comp, ok = solver.interior_point(problem, kappa, w0, opts)

@@ -32,7 +32,7 @@ def test_neutral_warm_is_the_cold_start_and_shape_is_checked():
     assert not bool(warm)
     np.testing.assert_array_equal(np.asarray(w0), np.asarray(solver.initial_point(p)))
     with pytest.raises(ValueError, match="state.warm"):
-        contact.step(world, st.replace(warm=jnp.zeros(7)))
+        contact.step(world, st.replace(warm=jnp.zeros(7)), warm_start=True)
 
 
 def test_warm_and_cold_trajectories_agree_and_warm_takes_fewer_iterations():
