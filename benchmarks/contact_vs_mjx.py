@@ -17,7 +17,8 @@ Both engines run in float64 (MJX via jax.enable_x64) so the comparison is fair.
     python benchmarks/contact_vs_mjx.py --batches 1 64 --steps 100 --repeats 5
     python benchmarks/contact_vs_mjx.py --small-ops xla   # our small ops as plain einsum/gather/scatter
 
-``--small-ops`` picks rljax.contact's small-op backend (``auto``: unrolled on
+``--no-warm-start`` starts each of our solves cold (default: warm from the
+previous step's solution). ``--small-ops`` picks rljax.contact's small-op backend (``auto``: unrolled on
 CPU, xla on GPU/TPU; see ``rljax.contact.small_ops``); each row reports the one used.
 """
 
@@ -60,6 +61,8 @@ class Args:
     """Seed of the batch's random initial velocities."""
     small_ops: Literal["auto", "unrolled", "xla"] = "auto"
     """rljax.contact's small-op backend (auto: unrolled on CPU, xla on GPU/TPU)."""
+    warm_start: bool = True
+    """Warm-start each of our solves from the previous step's solution (--no-warm-start: cold)."""
 
 
 HALF = 0.1
@@ -104,13 +107,15 @@ def ours(args: Args):
     base = world.init_state(pos=START)
 
     def run(vel0):
-        st = contact.rollout(world, base.replace(vel=vel0), steps=args.steps, kappa=args.kappa)
+        st = contact.rollout(world, base.replace(vel=vel0), steps=args.steps, kappa=args.kappa,
+                             warm_start=args.warm_start)
         pen = jnp.maximum(-corners_min_z(st.pos, quat_to_mat(st.quat)), 0.0)
         return st.pos[-1], pen, st.solver.iterations
 
     def final_x(vx):
         v = jnp.zeros((2, 3)).at[0, 0].set(vx)
-        return contact.rollout(world, base.replace(vel=v), steps=args.steps, kappa=args.kappa).pos[-1, 0, 0]
+        return contact.rollout(world, base.replace(vel=v), steps=args.steps, kappa=args.kappa,
+                               warm_start=args.warm_start).pos[-1, 0, 0]
 
     return run, final_x
 
@@ -180,7 +185,7 @@ def main(args: Args) -> None:
         grads = {name: grad_quality(fx, 1.5, args.fd_eps, modes[name]) for name, (_, fx) in engines.items()}
         for batch in args.batches:
             vels = init_vel(jax.random.key(args.seed), batch)
-            row = dict(batch=batch, steps=args.steps, dt=args.dt, small_ops=ops_backend)
+            row = dict(batch=batch, steps=args.steps, dt=args.dt, small_ops=ops_backend, warm_start=args.warm_start)
             for name, (run, _) in engines.items():
                 (pos, pen, iters), secs, compile_s = time_batch(run, vels, args.repeats)
                 row[f"{name}_steps_per_s"] = round(batch * args.steps / secs, 1)

@@ -7,6 +7,12 @@ step through :func:`rljax.contact.float32_step`, so the env can be
 called from float32 programs (x64 off) under jit, vmap and grad, and only
 float32 reaches the agent. ``state.metrics`` carries the solver's report
 (``solver_iterations``, ``solver_converged``, ``solver_residual``).
+With ``warm_start=True`` (``ContactEnv.__init__``; or replace
+``solver_options``), ``pipeline_state["bodies"].warm`` carries the previous
+solve's solution so each step warm-starts the next: same physics, fewer
+iterations under smooth actions (contact/push with a fixed action: mean 2.4
+vs 8.4) but more under white-noise actions (push: 7.8 vs 6.1), which flip
+the slip every step, so it is off by default.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from rljax.contact import StepOptions, WorldSpec, float32_step
+from rljax.contact.bridge import cold_warm
 from rljax.env import Env, State
 
 
@@ -34,15 +41,17 @@ class ContactEnv(Env):
     fresh_reset = True
     name = "contact"
 
-    def __init__(self, kappa: float, grad_kappa: float | None, max_iter: int):
+    def __init__(self, kappa: float, grad_kappa: float | None, max_iter: int, warm_start: bool = False):
         check_positive(self.name, kappa=kappa)
         if grad_kappa is not None:
             check_positive(self.name, grad_kappa=grad_kappa)
         if not (isinstance(max_iter, int) and max_iter > 0):
             raise ValueError(f"env {self.name!r}: max_iter={max_iter!r} must be a positive int")
+        if not isinstance(warm_start, bool):
+            raise ValueError(f"env {self.name!r}: warm_start={warm_start!r} must be a bool")
         self.solver_options = StepOptions(kappa=float(kappa),
                                           grad_kappa=None if grad_kappa is None else float(grad_kappa),
-                                          max_iter=max_iter)
+                                          max_iter=max_iter, warm_start=warm_start)
 
     # -- to define in tasks ---------------------------------------------------
     world: WorldSpec
@@ -73,6 +82,10 @@ class ContactEnv(Env):
 
     def reset(self, rng: jax.Array) -> State:
         pipeline = self._reset_state(rng)
+        if self.solver_options.warm_start and pipeline["bodies"].warm is None:
+            # Room for the solver's previous solution: each step warm-starts the next
+            # (zeros: the first step after a reset starts cold).
+            pipeline = dict(pipeline, bodies=pipeline["bodies"]._replace(warm=cold_warm(self.world)))
         zero = jnp.zeros((), jnp.float32)
         metrics = {"solver_iterations": zero, "solver_converged": jnp.ones((), jnp.float32),
                    "solver_residual": zero}

@@ -68,11 +68,20 @@ From float32 programs (agents, envs) call the solver through its bridge,
 never through a bare ``enable_x64`` around ``step``: jit, vmap and grad then
 work from float32 code, and only float32 crosses the boundary.
 
+Warm starts: ``State.warm`` holds the previous step's solution (``init_state``
+sets neutral zeros) and ``step``/``rollout(..., warm_start=True)`` seed the next solve with it
+(``solver.warm_point``: previous velocities, impulses kept, slacks from the
+predicted gaps; the cold ``initial_point`` whenever a contact appears or any
+value is unusable, and a cold restart after 10 stalled iterations). The solution is the same to tolerance and the start point
+is not differentiated; off by default (cold starts). Through the bridge the
+same lives in ``Bodies.warm`` (``cold_warm(spec)``; ``StepOptions.warm_start``).
+
 Non-convergence never shows up as a silent NaN: the solver rejects non-finite
 iterates and reports ``state.solver.converged = False``.
 """
 
-from rljax.contact.bridge import Bodies, Solve, StepOptions, WorldSpec, float32_step, resting_bodies
+from rljax.contact.bridge import (Bodies, Solve, StepOptions, WorldSpec, cold_warm, float32_step, resting_bodies,
+                                  warm_size)
 from rljax.contact.dynamics import kinetic_energy, momentum
 from rljax.contact.joints import Fixed, Prismatic, Revolute, Spherical, joint_positions, joint_velocities
 from rljax.contact.rotation import rotate
@@ -83,6 +92,6 @@ from rljax.contact.world import SolverInfo, State, World, require_x64
 __all__ = [
     "Box", "Capsule", "Plane", "Sphere", "World", "State", "SolverInfo",
     "step", "rollout", "momentum", "kinetic_energy", "require_x64", "rotate",
-    "Bodies", "Solve", "StepOptions", "WorldSpec", "float32_step", "resting_bodies",
+    "Bodies", "Solve", "StepOptions", "WorldSpec", "float32_step", "resting_bodies", "cold_warm", "warm_size",
     "Fixed", "Revolute", "Prismatic", "Spherical", "joint_positions", "joint_velocities",
 ]

@@ -29,12 +29,16 @@ the residual saved for the backward pass is the float32 input; the backward
 rule recomputes the step in float64 (the same computation on the same inputs,
 so the same point) and applies the solver's implicit-function VJP there.
 Cost: one extra forward solve per step in the backward pass. The state is
-carried in float32 between steps (quaternions renormalised after each step).
+carried in float32 between steps (quaternions renormalised after each step),
+with the previous solution in ``Bodies.warm`` (``cold_warm(spec)`` to start;
+the backward recomputation starts from the same warm point, so it lands on
+the same solution).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from functools import partial
 from typing import Any, Callable, NamedTuple
 
@@ -42,6 +46,7 @@ import jax
 import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
 
+from rljax.contact import solver
 from rljax.contact.shapes import Box, Capsule, Plane, Sphere
 from rljax.contact.simulate import step as contact_step
 from rljax.contact.world import State, World
@@ -51,12 +56,19 @@ f64 = jnp.float64
 
 
 class Bodies(NamedTuple):
-    """float32 maximal-coordinate state of N bodies: pos/vel/ang_vel [N, 3], quat [N, 4]."""
+    """float32 maximal-coordinate state of N bodies: pos/vel/ang_vel [N, 3], quat [N, 4].
+
+    warm: the previous step's solver solution, float32 [K] (``K = warm_size(spec)``),
+    which seeds the next solve (``StepOptions.warm_start``); zeros start cold.
+    ``None`` (the default, e.g. from ``resting_bodies``) means no warm start and
+    stays ``None``, so the pytree structure is the same after a step.
+    """
 
     pos: jax.Array
     quat: jax.Array
     vel: jax.Array
     ang_vel: jax.Array
+    warm: jax.Array | None = None
 
 
 class Solve(NamedTuple):
@@ -99,11 +111,14 @@ class WorldSpec:
 
 
 class StepOptions(NamedTuple):
-    """Static solver settings for a task (hashable)."""
+    """Static solver settings for a task (hashable). ``warm_start``: seed each solve
+    with ``Bodies.warm`` (when it is not ``None``); same solution to tolerance,
+    fewer iterations under smooth forces (see ``contact.step``)."""
 
     kappa: float = 1e-4
     grad_kappa: float | None = None
     max_iter: int = 50
+    warm_start: bool = False
 
 
 def _cast(tree: Any, dtype) -> Any:
@@ -113,12 +128,13 @@ def _cast(tree: Any, dtype) -> Any:
 def _step64(world_fn, opts: StepOptions, bodies: Bodies, force, torque):
     """float64 step; must run with x64 on. Returns (Bodies f64, SolverInfo)."""
     world = world_fn()
-    state = State(pos=bodies.pos, quat=bodies.quat, vel=bodies.vel, ang_vel=bodies.ang_vel)
+    state = State(pos=bodies.pos, quat=bodies.quat, vel=bodies.vel, ang_vel=bodies.ang_vel, warm=bodies.warm)
     nxt = contact_step(world, state, force=force, torque=torque, kappa=opts.kappa,
-                       grad_kappa=opts.grad_kappa, max_iter=opts.max_iter)
+                       grad_kappa=opts.grad_kappa, max_iter=opts.max_iter, warm_start=opts.warm_start)
     # Keep quaternions unit length despite the float32 round trip of the state.
     quat = nxt.quat / jnp.linalg.norm(nxt.quat, axis=-1, keepdims=True)
-    return Bodies(nxt.pos, quat, nxt.vel, nxt.ang_vel), nxt.solver
+    warm = None if bodies.warm is None else nxt.warm
+    return Bodies(nxt.pos, quat, nxt.vel, nxt.ang_vel, warm), nxt.solver
 
 
 def _opaque(fn: Callable) -> Callable:
@@ -191,6 +207,24 @@ def _bwd(world_fn, opts, res, ct):
 
 
 float32_step.defvjp(_fwd, _bwd)
+
+
+@functools.lru_cache(maxsize=None)
+def warm_size(world_fn) -> int:
+    """Length K of ``Bodies.warm`` for the world ``world_fn()`` builds (static; a Python int)."""
+    with jax.enable_x64(True):
+        world = world_fn()
+        n = world.num_bodies
+        zeros = jax.ShapeDtypeStruct((n, 3), f64)
+        quat = jax.ShapeDtypeStruct((n, 4), f64)
+        shape = jax.eval_shape(lambda p, q, v, w, f, t: solver.no_warm_start(solver.Problem(world, p, q, v, w, f, t)),
+                               zeros, quat, zeros, zeros, zeros, zeros)
+    return int(shape.shape[0])
+
+
+def cold_warm(world_fn) -> jax.Array:
+    """float32 zeros [K] for ``Bodies.warm``: the first step starts cold, later ones warm."""
+    return jnp.zeros((warm_size(world_fn),), f32)
 
 
 def resting_bodies(pos: jax.Array) -> Bodies:

@@ -25,15 +25,33 @@ from rljax.contact.solver import Options, Problem
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0,))
-def solve(opts: Options, problem: Problem, kappa, grad_kappa):
-    """Solve one step: returns ``(w, (iterations, residual, complementarity, converged))``."""
-    out, _ = _solve_fwd(opts, problem, kappa, grad_kappa)
+def solve(opts: Options, problem: Problem, kappa, grad_kappa, w0, warm):
+    """Solve one step from the initial point ``w0``: returns
+    ``(w, (iterations, residual, complementarity, converged))``.
+
+    ``w0`` only picks where the iteration starts (the solution is the same to
+    tolerance), so it gets a zero cotangent. ``warm`` (bool scalar) says ``w0`` is a
+    warm start: with ``opts.warm_max_iter > 0`` one not converged within that many
+    iterations restarts from ``solver.initial_point`` with a fresh ``max_iter``.
+    """
+    out, _ = _solve_fwd(opts, problem, kappa, grad_kappa, w0, warm)
     return out
 
 
-def _solve_fwd(opts: Options, problem: Problem, kappa, grad_kappa):
-    w0 = solver.initial_point(problem)
-    w, it, eq, comp, ok = solver.interior_point(problem, kappa, w0, opts)
+def _solve_fwd(opts: Options, problem: Problem, kappa, grad_kappa, w0, warm):
+    if opts.warm_max_iter:
+        # A warm start that has not converged within warm_max_iter restarts from the cold
+        # point, which bounds the cost of a bad warm start. Worlds that did converge
+        # start the second loop converged and take no iteration in it.
+        short = opts._replace(max_iter=min(opts.warm_max_iter, opts.max_iter))
+        w, it, eq, comp, ok = solver.interior_point(problem, kappa, w0, short)
+        restart = jnp.where(ok | ~warm, w, solver.initial_point(problem))
+        # The second loop has the full budget, so a restarted solve gets what a cold one
+        # would (the cap on the total is warm_max_iter + max_iter).
+        w, it2, eq, comp, ok = solver.interior_point(problem, kappa, restart, opts)
+        it = it + it2
+    else:
+        w, it, eq, comp, ok = solver.interior_point(problem, kappa, w0, opts)
     if opts.relaxed_grad:
         w_grad, *_ = solver.interior_point(problem, grad_kappa, w, opts)
         k_grad = grad_kappa
@@ -50,9 +68,10 @@ def _solve_bwd(opts: Options, res, ct):
     _, vjp = jax.vjp(lambda p, kk: solver.residual(p, w, kk), problem, k)
     ct_problem, ct_k = vjp(-lam)
     zero = jnp.zeros_like
+    zero_w0 = zero(w)  # w0 has w's shape and dtype
     if opts.relaxed_grad:
-        return ct_problem, zero(kappa), ct_k.astype(jnp.result_type(grad_kappa))
-    return ct_problem, ct_k.astype(jnp.result_type(kappa)), zero(grad_kappa)
+        return ct_problem, zero(kappa), ct_k.astype(jnp.result_type(grad_kappa)), zero_w0, None
+    return ct_problem, ct_k.astype(jnp.result_type(kappa)), zero(grad_kappa), zero_w0, None
 
 
 solve.defvjp(_solve_fwd, _solve_bwd)

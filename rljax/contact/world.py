@@ -17,6 +17,7 @@ import numpy as np
 from jax import Array
 
 from rljax.contact import joints as joints_lib
+from rljax.contact import solver
 from rljax.contact.shapes import Box, Capsule, Plane, Sphere, _check_shape, as_leaf, concrete, register_pytree
 
 # Body-body shape pairs with a collision routine (order-insensitive): every pair of
@@ -70,7 +71,10 @@ class State:
     body -> world. vel: [N, 3] world linear velocity over the last step
     (``pos_k = pos_{k-1} + dt * vel``). ang_vel: [N, 3] angular velocity over the
     last step, in the body frame (as MuJoCo's free joint). solver: the
-    ``SolverInfo`` of the step that produced this state.
+    ``SolverInfo`` of the step that produced this state. warm: the flat
+    interior-point solution ``w`` of that step ([6N + 8C], gradient stopped),
+    which seeds the next solve (``step(..., warm_start=True)``); zeros (from
+    ``init_state``) or ``None`` mean a cold start.
     """
 
     pos: Any
@@ -78,6 +82,7 @@ class State:
     vel: Any
     ang_vel: Any
     solver: Any = None
+    warm: Any = None
 
     def replace(self, **changes: Any) -> "State":
         return dataclasses.replace(self, **changes)
@@ -190,6 +195,8 @@ class World:
         """Build a ``State``. pos/vel/ang_vel: [N, 3]; quat: [N, 4] (normalised here).
 
         Omitted arguments default to identity orientation and zero velocities.
+        ``warm`` is the neutral zeros (the first step starts cold), so the state
+        has the structure ``step`` returns and can be a ``scan`` carry.
         """
         require_x64()
         n = self.num_bodies
@@ -210,7 +217,9 @@ class World:
         quat = quat / jnp.linalg.norm(quat, axis=-1, keepdims=True)
         vel = arr("vel", vel, np.zeros((n, 3)), 3)
         ang_vel = arr("ang_vel", ang_vel, np.zeros((n, 3)), 3)
-        return State(pos=pos, quat=quat, vel=vel, ang_vel=ang_vel, solver=empty_info())
+        zeros = jnp.zeros((n, 3), f64)
+        warm = solver.no_warm_start(solver.Problem(self, pos, quat, vel, ang_vel, zeros, zeros))
+        return State(pos=pos, quat=quat, vel=vel, ang_vel=ang_vel, solver=empty_info(), warm=warm)
 
 
 register_pytree(World, ["bodies", "ground", "friction", "gravity", "dt", "joints"], ["body_pairs"])
