@@ -103,7 +103,8 @@ def init_vel(key, batch):
 
 def ours(args: Args):
     world = contact.World(bodies=(contact.Box(half_extents=(HALF,) * 3, mass=1.0),) * 2,
-                          ground=contact.Plane(), friction=args.friction, dt=args.dt)
+                          ground=contact.Plane(), friction=args.friction, dt=args.dt,
+                          body_pairs=())  # as the MJX model's <exclude>: the boxes meet only the floor
     base = world.init_state(pos=START)
 
     def run(vel0):
