@@ -2,17 +2,19 @@
 
     env = envs.make("contact/push")          # box to a goal against friction
     env = envs.make("contact/hop")           # box with a leg hops forward (intermittent contact)
+    env = envs.make("contact/arm_push")      # two-link arm on revolute joints pushes a box to a goal
 
-Both follow brax's ``Env``/``State`` protocol with float32 observations,
+All follow brax's ``Env``/``State`` protocol with float32 observations,
 rewards and state, are differentiable end to end (``jax.grad`` of a rollout's
 return w.r.t. actions or policy parameters), and run the float64 solver from
 float32 programs through the solver's bridge (:mod:`rljax.contact.bridge`).
 """
 
+from envs.contact.arm_push import ArmPush
 from envs.contact.hop import Hop
 from envs.contact.push import Push
 
-TASKS = {"contact/push": Push, "contact/hop": Hop}
+TASKS = {"contact/push": Push, "contact/hop": Hop, "contact/arm_push": ArmPush}
 
 
 def register_all(register) -> None:
@@ -21,4 +23,4 @@ def register_all(register) -> None:
         register(name, factory)
 
 
-__all__ = ["Push", "Hop", "TASKS", "register_all"]
+__all__ = ["Push", "Hop", "ArmPush", "TASKS", "register_all"]

@@ -2,7 +2,8 @@
 
 A task subclasses ``ContactEnv`` and defines ``_world()`` (a hashable
 ``WorldSpec``), ``_reset_state(key)``, ``_forces(bodies, action)``,
-``_obs``, ``_reward`` and ``_terminated``. ``step`` runs one float64 solver
+``_obs``, ``_reward`` and ``_terminated``; tasks with joints also define
+``_actuation(bodies, action)`` (float32 [J_dof], default ``None``: none). ``step`` runs one float64 solver
 step through :func:`rljax.contact.float32_step`, so the env can be
 called from float32 programs (x64 off) under jit, vmap and grad, and only
 float32 reaches the agent. ``state.metrics`` carries the solver's report
@@ -71,6 +72,9 @@ class ContactEnv(Env):
     def _terminated(self, pipeline: dict[str, Any]) -> jax.Array:
         return jnp.zeros((), jnp.float32)
 
+    def _actuation(self, pipeline: dict[str, Any], action: jax.Array) -> jax.Array | None:
+        return None
+
     # -- protocol ---------------------------------------------------------------
     @property
     def backend(self) -> str:
@@ -96,7 +100,8 @@ class ContactEnv(Env):
         action = jnp.clip(jnp.asarray(action, jnp.float32).reshape(self.action_size), -1.0, 1.0)
         pipeline = state.pipeline_state
         force, torque = self._forces(pipeline, action)
-        bodies, info = float32_step(self.world, self.solver_options, pipeline["bodies"], force, torque)
+        bodies, info = float32_step(self.world, self.solver_options, pipeline["bodies"], force, torque,
+                                    self._actuation(pipeline, action))
         after = dict(pipeline, bodies=bodies)
         reward = self._reward(pipeline, after, action).astype(jnp.float32)
         metrics = dict(state.metrics)

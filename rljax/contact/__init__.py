@@ -44,7 +44,10 @@ Jointed bodies get no contact candidates with each other by default.
 DOFs from the maximal coordinates. With joints the Newton step eliminates
 contacts and limits onto body velocities and LU-factors the bordered matrix on
 (velocities, joint multipliers), dense, (6N + L) square; without joints
-(static) none of it is traced. The float32 bridge does not carry joints yet.
+(static) none of it is traced. The float32 bridge carries them as hashable
+tuples, ``WorldSpec(..., joints=(("revolute", None, 0, anchor_a, anchor_b,
+axis, damping, limits), ...))``, and ``float32_step(..., actuation=[J_dof])``
+(float32, differentiable).
 
 Small products and indexing by the static candidate lists go through
 ``small_ops``, which has two backends picked at trace time by platform:

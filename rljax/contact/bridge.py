@@ -11,6 +11,9 @@ results back to float32.
     bodies = resting_bodies(jnp.array([[0.0, 0.0, 0.1]]))
     bodies, report = float32_step(spec, StepOptions(kappa=1e-4), bodies, force, torque)
 
+Joints: ``WorldSpec(..., joints=(("revolute", None, 0, (0, 0, 1), (0, 0, 0.5), (0, 1, 0)),))``
+and ``float32_step(..., actuation=u)`` with ``u`` float32 [J_dof] (``spec.num_dofs``).
+
 A plain ``with jax.enable_x64(True):`` around ``contact.step`` is enough for a
 jitted forward pass, but not for transformations that re-interpret an
 already-traced jaxpr later, when the scope has exited (x64 off):
@@ -47,6 +50,7 @@ import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
 
 from rljax.contact import solver
+from rljax.contact.joints import Fixed, Prismatic, Revolute, Spherical, check_joints
 from rljax.contact.shapes import Box, Capsule, Plane, Sphere
 from rljax.contact.simulate import step as contact_step
 from rljax.contact.world import State, World
@@ -87,12 +91,38 @@ class WorldSpec:
     bodies: tuple of ``("box", (hx, hy, hz), mass)``, ``("sphere", radius, mass)`` or
     ``("capsule", (radius, half_length), mass)``; a ground plane ``z = 0``
     with the given Coulomb ``friction``; gravity ``-gravity`` along z.
+
+    joints: tuple of ``(kind, parent, child, *rest)`` with kind ``"fixed"``,
+    ``"revolute"``, ``"prismatic"`` or ``"spherical"`` and ``rest`` the joint
+    class's remaining fields in order (``rljax.contact.joints``):
+    fixed ``(parent_anchor, child_anchor, rest_quat)``; revolute / prismatic
+    ``(parent_anchor, child_anchor, axis, damping, limits, rest_quat)``;
+    spherical ``(parent_anchor, child_anchor, damping, rest_quat)``, trailing
+    ones optional. E.g. ``("revolute", None, 0, (0, 0, 0), (0, 0, 0.5), (0, 1, 0), 0.1, (-1, 1))``.
+    Lists are frozen to tuples; each entry is validated here (``ValueError``).
+    Their DOFs, in this order, are ``float32_step``'s ``actuation``.
     """
 
     bodies: tuple
     friction: float
     dt: float
     gravity: float = 9.81
+    joints: tuple = ()
+
+    def __post_init__(self) -> None:
+        if self.joints is None:
+            object.__setattr__(self, "joints", ())
+        if not isinstance(self.joints, (tuple, list)):
+            raise ValueError(f"WorldSpec.joints must be a tuple of joint tuples, got {type(self.joints)}")
+        joints = _freeze(tuple(self.joints))
+        object.__setattr__(self, "joints", joints)
+        # Validate now (numpy only, no tracing) so bad joints fail before compilation.
+        check_joints(tuple(_build_joint(k, j) for k, j in enumerate(joints)), len(self.bodies))
+
+    @property
+    def num_dofs(self) -> int:
+        """Joint DOFs: the length of ``float32_step``'s ``actuation`` (static)."""
+        return sum(_JOINT_KINDS[j[0]].NUM_DOFS for j in self.joints)
 
     def __call__(self) -> World:
         shapes = []
@@ -107,7 +137,39 @@ class WorldSpec:
             else:
                 raise ValueError(f"WorldSpec: unknown body kind {kind!r}; use 'box', 'sphere' or 'capsule'")
         return World(bodies=tuple(shapes), ground=Plane(), friction=self.friction,
-                     gravity=(0.0, 0.0, -self.gravity), dt=self.dt)
+                     gravity=(0.0, 0.0, -self.gravity), dt=self.dt,
+                     joints=tuple(_build_joint(k, j) for k, j in enumerate(self.joints)))
+
+
+_JOINT_KINDS = {"fixed": Fixed, "revolute": Revolute, "prismatic": Prismatic, "spherical": Spherical}
+
+
+def _freeze(x: Any) -> Any:
+    """Nested lists / tuples / numpy arrays as nested tuples (hashable)."""
+    if isinstance(x, (list, tuple)):
+        return tuple(_freeze(e) for e in x)
+    if hasattr(x, "tolist") and not isinstance(x, (int, float)):
+        return _freeze(x.tolist())
+    return x
+
+
+def _build_joint(k: int, entry: Any):
+    """``WorldSpec.joints[k]`` as a joint object (fields by position after the kind)."""
+    name = f"WorldSpec.joints[{k}]"
+    if not isinstance(entry, tuple) or len(entry) < 3:
+        raise ValueError(f"{name} must be a tuple (kind, parent, child, ...), got {entry!r}")
+    kind, *fields = entry
+    cls = _JOINT_KINDS.get(kind)
+    if cls is None:
+        raise ValueError(f"{name}: unknown joint kind {kind!r}; use one of {sorted(_JOINT_KINDS)}")
+    allowed = len(dataclasses.fields(cls))
+    if len(fields) > allowed:
+        names = [f.name for f in dataclasses.fields(cls)]
+        raise ValueError(f"{name}: a {kind} joint takes at most {allowed} fields {names}, got {len(fields)}")
+    try:
+        return cls(*fields)
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from None
 
 
 class StepOptions(NamedTuple):
@@ -125,11 +187,11 @@ def _cast(tree: Any, dtype) -> Any:
     return jax.tree.map(lambda x: jnp.asarray(x).astype(dtype), tree)
 
 
-def _step64(world_fn, opts: StepOptions, bodies: Bodies, force, torque):
+def _step64(world_fn, opts: StepOptions, bodies: Bodies, force, torque, actuation=None):
     """float64 step; must run with x64 on. Returns (Bodies f64, SolverInfo)."""
     world = world_fn()
     state = State(pos=bodies.pos, quat=bodies.quat, vel=bodies.vel, ang_vel=bodies.ang_vel, warm=bodies.warm)
-    nxt = contact_step(world, state, force=force, torque=torque, kappa=opts.kappa,
+    nxt = contact_step(world, state, force=force, torque=torque, actuation=actuation, kappa=opts.kappa,
                        grad_kappa=opts.grad_kappa, max_iter=opts.max_iter, warm_start=opts.warm_start)
     # Keep quaternions unit length despite the float32 round trip of the state.
     quat = nxt.quat / jnp.linalg.norm(nxt.quat, axis=-1, keepdims=True)
@@ -159,9 +221,10 @@ def _opaque(fn: Callable) -> Callable:
     return wrapped
 
 
-def _primal_core(world_fn, opts, bodies, force, torque):
+def _primal_core(world_fn, opts, bodies, force, torque, actuation=None):
     with jax.enable_x64(True):
-        out, info = _step64(world_fn, opts, _cast(bodies, f64), _cast(force, f64), _cast(torque, f64))
+        act = None if actuation is None else _cast(actuation, f64)
+        out, info = _step64(world_fn, opts, _cast(bodies, f64), _cast(force, f64), _cast(torque, f64), act)
         out = _cast(out, f32)
         info = Solve(iterations=info.iterations.astype(jnp.int32), residual=info.residual.astype(f32),
                      complementarity=info.complementarity.astype(f32),
@@ -169,20 +232,28 @@ def _primal_core(world_fn, opts, bodies, force, torque):
     return out, info
 
 
-def _bwd_core(world_fn, opts, bodies, force, torque, ct_bodies):
+def _bwd_core(world_fn, opts, bodies, force, torque, ct_bodies, actuation=None):
+    """Cotangents of (bodies, force, torque), and of actuation when it is given."""
     with jax.enable_x64(True):
         args = (_cast(bodies, f64), _cast(force, f64), _cast(torque, f64))
-        _, vjp = jax.vjp(lambda b, f, t: _step64(world_fn, opts, b, f, t)[0], *args)
+        if actuation is None:
+            _, vjp = jax.vjp(lambda b, f, t: _step64(world_fn, opts, b, f, t)[0], *args)
+        else:
+            args = args + (_cast(actuation, f64),)
+            _, vjp = jax.vjp(lambda b, f, t, a: _step64(world_fn, opts, b, f, t, a)[0], *args)
         grads = _cast(vjp(_cast(ct_bodies, f64)), f32)
     return grads
 
 
-def _primal(world_fn, opts, bodies, force, torque):
-    return _opaque(partial(_primal_core, world_fn, opts))(bodies, force, torque)
+def _primal(world_fn, opts, bodies, force, torque, actuation=None):
+    if actuation is None:  # no None through custom_vmap: it batches array arguments only
+        return _opaque(partial(_primal_core, world_fn, opts))(bodies, force, torque)
+    return _opaque(partial(_primal_core, world_fn, opts))(bodies, force, torque, actuation)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def float32_step(world_fn, opts: StepOptions, bodies: Bodies, force: jax.Array, torque: jax.Array):
+def float32_step(world_fn, opts: StepOptions, bodies: Bodies, force: jax.Array, torque: jax.Array,
+                 actuation: jax.Array | None = None):
     """One solver step from float32 inputs to float32 outputs.
 
     Args:
@@ -190,20 +261,24 @@ def float32_step(world_fn, opts: StepOptions, bodies: Bodies, force: jax.Array, 
         :class:`WorldSpec` (called inside the float64 scope; static).
       opts: ``StepOptions`` (static).
       bodies: float32 ``Bodies``. force, torque: float32 [N, 3] world frame.
+      actuation: float32 [J_dof] joint torques / forces in the world's joint DOF
+        order (``WorldSpec.num_dofs``); ``None``: zeros.
     Returns:
       (next ``Bodies`` float32, ``Solve`` report). Differentiable in bodies,
-      force and torque (implicit-function gradients of the relaxed problem).
+      force, torque and actuation (implicit-function gradients of the relaxed problem).
     """
-    return _primal(world_fn, opts, bodies, force, torque)
+    return _primal(world_fn, opts, bodies, force, torque, actuation)
 
 
-def _fwd(world_fn, opts, bodies, force, torque):
-    return _primal(world_fn, opts, bodies, force, torque), (bodies, force, torque)
+def _fwd(world_fn, opts, bodies, force, torque, actuation=None):
+    return _primal(world_fn, opts, bodies, force, torque, actuation), (bodies, force, torque, actuation)
 
 
 def _bwd(world_fn, opts, res, ct):
-    bodies, force, torque = res
-    return _opaque(partial(_bwd_core, world_fn, opts))(bodies, force, torque, ct[0])
+    bodies, force, torque, actuation = res
+    if actuation is None:
+        return _opaque(partial(_bwd_core, world_fn, opts))(bodies, force, torque, ct[0]) + (None,)
+    return _opaque(partial(_bwd_core, world_fn, opts))(bodies, force, torque, ct[0], actuation)
 
 
 float32_step.defvjp(_fwd, _bwd)
