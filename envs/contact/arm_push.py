@@ -55,8 +55,8 @@ class ArmPush(ContactEnv):
                  tip_radius: float = 0.03, max_torque: float = 0.5, joint_damping: float = 0.05,
                  box_start: float = 0.5, goal_min: float = 0.15, dt: float = 0.03, tip_cost: float = 0.1,
                  ctrl_cost: float = 0.01, kappa: float = 1e-4, grad_kappa: float | None = None,
-                 max_iter: int = 50):
-        super().__init__(kappa, grad_kappa, max_iter)
+                 max_iter: int = 50, warm_start: bool = False):
+        super().__init__(kappa, grad_kappa, max_iter, warm_start)
         check_positive(self.name, friction=friction, box_mass=box_mass, half=half, link_length=link_length,
                        link_mass=link_mass, tip_radius=tip_radius, max_torque=max_torque, box_start=box_start,
                        dt=dt)

@@ -31,8 +31,8 @@ class Hop(ContactEnv):
 
     def __init__(self, friction: float = 0.8, mass: float = 1.0, half: float = 0.1, leg: float = 0.1,
                  max_up: float = 25.0, dt: float = 0.04, ctrl_cost: float = 0.05,
-                 kappa: float = 1e-4, grad_kappa: float | None = None, max_iter: int = 50):
-        super().__init__(kappa, grad_kappa, max_iter)
+                 kappa: float = 1e-4, grad_kappa: float | None = None, max_iter: int = 50, warm_start: bool = False):
+        super().__init__(kappa, grad_kappa, max_iter, warm_start)
         check_positive(self.name, friction=friction, mass=mass, half=half, leg=leg, max_up=max_up, dt=dt)
         if not (isinstance(ctrl_cost, (int, float)) and ctrl_cost >= 0):
             raise ValueError(f"env {self.name!r}: ctrl_cost={ctrl_cost!r} must be >= 0")

@@ -28,8 +28,8 @@ class Push(ContactEnv):
 
     def __init__(self, friction: float = 0.5, mass: float = 1.0, half: float = 0.1, max_force: float = 10.0,
                  dt: float = 0.05, goal_min: float = 0.5, goal_max: float = 1.5, ctrl_cost: float = 0.01,
-                 kappa: float = 1e-4, grad_kappa: float | None = None, max_iter: int = 50):
-        super().__init__(kappa, grad_kappa, max_iter)
+                 kappa: float = 1e-4, grad_kappa: float | None = None, max_iter: int = 50, warm_start: bool = False):
+        super().__init__(kappa, grad_kappa, max_iter, warm_start)
         check_positive(self.name, friction=friction, mass=mass, half=half, max_force=max_force, dt=dt,
                        goal_max=goal_max)
         if not (isinstance(goal_min, (int, float)) and 0 <= goal_min <= goal_max):
