@@ -101,6 +101,10 @@ class WorldSpec:
     ones optional. E.g. ``("revolute", None, 0, (0, 0, 0), (0, 0, 0.5), (0, 1, 0), 0.1, (-1, 1))``.
     Lists are frozen to tuples; each entry is validated here (``ValueError``).
     Their DOFs, in this order, are ``float32_step``'s ``actuation``.
+
+    body_pairs: the body index pairs that may touch (``World.body_pairs``); None:
+    every pair no joint joins. A relaxed contact (kappa > 0) pushes with
+    impulse ``kappa / gap`` even when apart, so leave out pairs that never meet.
     """
 
     bodies: tuple
@@ -108,8 +112,11 @@ class WorldSpec:
     dt: float
     gravity: float = 9.81
     joints: tuple = ()
+    body_pairs: tuple | None = None
 
     def __post_init__(self) -> None:
+        if self.body_pairs is not None:
+            object.__setattr__(self, "body_pairs", _freeze(tuple(self.body_pairs)))
         if self.joints is None:
             object.__setattr__(self, "joints", ())
         if not isinstance(self.joints, (tuple, list)):
@@ -138,7 +145,8 @@ class WorldSpec:
                 raise ValueError(f"WorldSpec: unknown body kind {kind!r}; use 'box', 'sphere' or 'capsule'")
         return World(bodies=tuple(shapes), ground=Plane(), friction=self.friction,
                      gravity=(0.0, 0.0, -self.gravity), dt=self.dt,
-                     joints=tuple(_build_joint(k, j) for k, j in enumerate(self.joints)))
+                     joints=tuple(_build_joint(k, j) for k, j in enumerate(self.joints)),
+                     body_pairs=self.body_pairs)
 
 
 _JOINT_KINDS = {"fixed": Fixed, "revolute": Revolute, "prismatic": Prismatic, "spherical": Spherical}

@@ -140,34 +140,33 @@ class Fixed(_Joint):
     rest_quat: Any = _IDENTITY
 
 
-@_joint_class(("parent_anchor", "child_anchor", "axis", "damping", "limits", "rest_quat"), rows=5, dofs=1)
 @dataclasses.dataclass(frozen=True)
-class Revolute(_Joint):
+class _AxisJoint(_Joint):
+    """The fields of the one-DOF joints (revolute, prismatic)."""
+
+    parent: Optional[int]
+    child: int
+    parent_anchor: Any = _ORIGIN
+    child_anchor: Any = _ORIGIN
+    axis: Any = (0.0, 0.0, 1.0)
+    damping: Any = 0.0
+    limits: Any = None
+    rest_quat: Any = _IDENTITY
+
+
+_AXIS_LEAVES = ("parent_anchor", "child_anchor", "axis", "damping", "limits", "rest_quat")
+
+
+@_joint_class(_AXIS_LEAVES, rows=5, dofs=1)
+@dataclasses.dataclass(frozen=True)
+class Revolute(_AxisJoint):
     """Hinge about ``axis`` [3] (parent frame). ``limits``: optional (lower, upper) angle in [-pi, pi]."""
 
-    parent: Optional[int]
-    child: int
-    parent_anchor: Any = _ORIGIN
-    child_anchor: Any = _ORIGIN
-    axis: Any = (0.0, 0.0, 1.0)
-    damping: Any = 0.0
-    limits: Any = None
-    rest_quat: Any = _IDENTITY
 
-
-@_joint_class(("parent_anchor", "child_anchor", "axis", "damping", "limits", "rest_quat"), rows=5, dofs=1)
+@_joint_class(_AXIS_LEAVES, rows=5, dofs=1)
 @dataclasses.dataclass(frozen=True)
-class Prismatic(_Joint):
+class Prismatic(_AxisJoint):
     """Slider along ``axis`` [3] (parent frame). ``limits``: optional (lower, upper) displacement."""
-
-    parent: Optional[int]
-    child: int
-    parent_anchor: Any = _ORIGIN
-    child_anchor: Any = _ORIGIN
-    axis: Any = (0.0, 0.0, 1.0)
-    damping: Any = 0.0
-    limits: Any = None
-    rest_quat: Any = _IDENTITY
 
 
 @_joint_class(("parent_anchor", "child_anchor", "damping", "rest_quat"), rows=3, dofs=3)
