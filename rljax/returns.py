@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -49,6 +50,7 @@ def td_lambda(rewards: jax.Array, next_values: jax.Array, dones: jax.Array, trun
     so at an episode's end (``lam_t = 0``) and at the window's last step the
     return is the one-step target ``r + gamma V(s')``. Returns ``[T, ...]``.
     """
+    chex.assert_equal_shape([rewards, next_values, dones, truncations])
     terminated = dones * (1.0 - truncations)
 
     def backward(next_return, x):
