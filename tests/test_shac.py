@@ -129,17 +129,25 @@ def test_the_value_bootstrap_s_gradient_reaches_the_policy():
     np.testing.assert_allclose(finite_difference, norm, rtol=0.05)
 
 
-def _train_and_evaluate(env, cfg, seeds):
-    def one_seed(key):
-        before = evaluate(env, agents.shac.make_policy(env, cfg, agents.shac.policy_params(
-            agents.shac.init(env, cfg, key))), jax.random.fold_in(key, 1), num_episodes=16).mean()
-        result = agents.shac.train(env, cfg, key)
-        after = evaluate(env, agents.shac.make_policy(env, cfg, result.params), jax.random.fold_in(key, 1),
-                         num_episodes=16).mean()
-        return before, after, result.metrics
+def _random_policy(obs, key):
+    return jax.random.uniform(key, obs.shape[:-1] + (1,), minval=-1.0, maxval=1.0)
 
-    before, after, metrics = jax.jit(jax.vmap(one_seed))(jax.random.split(jax.random.key(0), seeds))
-    return np.asarray(before), np.asarray(after), jax.device_get(metrics)
+
+def _train_and_evaluate(env, cfg, seeds):
+    """Per seed (vmapped): the initial policy's, the trained policy's and (1-d actions) uniform random
+    actions' mean eval return over the same 16 episodes, and the training metrics."""
+    def one_seed(key):
+        eval_key = jax.random.fold_in(key, 1)
+        before = evaluate(env, agents.shac.make_policy(env, cfg, agents.shac.policy_params(
+            agents.shac.init(env, cfg, key))), eval_key, num_episodes=16).mean()
+        result = agents.shac.train(env, cfg, key)
+        after = evaluate(env, agents.shac.make_policy(env, cfg, result.params), eval_key, num_episodes=16).mean()
+        random = evaluate(env, _random_policy, eval_key, num_episodes=16).mean() if env.action_size == 1 \
+            else jnp.nan
+        return before, after, random, result.metrics
+
+    before, after, random, metrics = jax.jit(jax.vmap(one_seed))(jax.random.split(jax.random.key(0), seeds))
+    return np.asarray(before), np.asarray(after), np.asarray(random), jax.device_get(metrics)
 
 
 def test_shac_learns_pendulum_through_pure_jax_dynamics():
@@ -147,9 +155,9 @@ def test_shac_learns_pendulum_through_pure_jax_dynamics():
     # -1057 and -1202, uniform random actions about -1250. Measured: -827 and -933.
     env = envs.make("pendulum")
     cfg = agents.shac.presets.preset("pendulum")
-    before, after, metrics = _train_and_evaluate(env, cfg, seeds=2)
-    print("pendulum SHAC eval returns: before", before, "after", after)
-    assert np.all(after > before + 100), (before, after)
+    before, after, random, metrics = _train_and_evaluate(env, cfg, seeds=2)
+    print("pendulum SHAC eval returns: before", before, "after", after, "random actions", random)
+    assert np.all(after > before + 100) and np.all(after > random + 100), (before, after, random)
     assert not metrics["nonfinite"].any()
     assert metrics["critic_loss"][:, -1].max() < metrics["critic_loss"][:, 0].min()  # the critic fits
     assert metrics["episode_return"].shape == (2, cfg.num_updates)
@@ -162,7 +170,7 @@ def test_shac_improves_contact_push_through_the_solver():
     # shared CPU cores).
     env = envs.make("contact/push")
     cfg = agents.shac.presets.preset("contact/push").replace(total_steps=32_768)
-    before, after, metrics = _train_and_evaluate(env, cfg, seeds=2)
+    before, after, _, metrics = _train_and_evaluate(env, cfg, seeds=2)
     print("contact/push SHAC eval returns: before", before, "after", after)
     assert after.mean() > before.mean() + 40 and np.all(after > before + 10), (before, after)
     assert not metrics["nonfinite"].any()
