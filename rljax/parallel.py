@@ -61,6 +61,7 @@ PER_SHARD_FIELDS: dict[str, tuple[str, ...]] = {
     "rljax.agents.ppo.train.TrainState": ("env_state",),
     "rljax.agents.sac.train.TrainState": ("env_state", "replay"),
     "rljax.agents.apg.train.TrainState": ("env_state",),
+    "rljax.agents.shac.train.TrainState": ("env_state",),
 }
 
 # Config sizes that each data device takes an equal share of, when a Config has them.

@@ -23,7 +23,8 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), ".."))
 # (script, arguments before --help): every command line of the experiment scripts built from a Config.
 COMMANDS = [
     ("ppo", []), ("sac", []), ("dsac_t", []), ("dacer", []), ("fpo", []), ("fpo", ["compare"]),
-    ("apg", []), ("apg", ["--env", "contact/push"]), ("dppo", []), ("dsrl", []),
+    ("apg", []), ("apg", ["--env", "contact/push"]), ("shac", []), ("shac", ["--env", "contact/push"]),
+    ("dppo", []), ("dsrl", []),
 ]
 
 

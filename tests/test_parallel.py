@@ -82,7 +82,7 @@ def test_layouts_and_checks():
         parallel.check(agents.bc, agents.bc.Config(), runs=1, layout=parallel.Layout(1, 2))
     parallel.check(agents.bc, agents.bc.Config(), runs=2, layout=parallel.Layout(2, 1))  # seeds: every agent
     assert all(parallel.supports_data(getattr(agents, name))
-               for name in ("ppo", "fpo", "dppo", "sac", "dsac_t", "dacer", "apg", "dsrl"))
+               for name in ("ppo", "fpo", "dppo", "sac", "dsac_t", "dacer", "apg", "shac", "dsrl"))
 
 
 def _shards(tree, n):
@@ -162,6 +162,9 @@ def _tiny(name):
                                             num_epochs=1, value_hidden_sizes=(8,), **small), "pendulum"
     if name == "apg":
         return agents.apg.Config(total_steps=256, num_envs=4, horizon=8, **small), "pendulum"
+    if name == "shac":
+        return agents.shac.Config(total_steps=256, num_envs=4, horizon=8, value_hidden_sizes=(8,), critic_epochs=2,
+                                  critic_minibatches=2, **small), "pendulum"
     extra = dict(noise_scale=agents.dacer.NoiseScaleSettings(update_period=2, entropy_samples=8)) \
         if name == "dacer" else {}
     return getattr(agents, name).Config(total_steps=200, num_envs=4, unroll_length=2, warmup_steps=16,
@@ -169,7 +172,7 @@ def _tiny(name):
                                         **extra), "pendulum"
 
 
-@pytest.mark.parametrize("name", ["ppo", "fpo", "dppo", "sac", "dsac_t", "dacer", "apg"])
+@pytest.mark.parametrize("name", ["ppo", "fpo", "dppo", "sac", "dsac_t", "dacer", "apg", "shac"])
 def test_every_data_parallel_agent_reduces_its_replicated_state(name):
     """Traced only (no compile): with the data axis emulated by a vmap, every replicated leaf (params,
     optimiser, statistics, regulator, critic state) and metric must come out the same on every shard, or the

@@ -32,6 +32,10 @@ class Config(ConfigBase):
     first episodes are left out of ``metrics["episode_return"]``.
     """
 
+    # The agent whose ``init`` takes this class (not a field): subclasses that add
+    # parts apg would ignore (shac.Config's critic) name their own.
+    trained_by = "apg"
+
     total_steps: int = static(100_000, check=positive)
     """Env steps to train for (rounded down to whole updates)."""
     num_envs: int = static(32, check=positive)
@@ -72,7 +76,8 @@ class Config(ConfigBase):
     def _check_consistency(self) -> None:
         if self.total_steps < self.batch_size:
             raise ValueError(
-                f"apg.Config.total_steps={self.total_steps}: must be >= num_envs * horizon "
+                f"{type(self).__module__.removesuffix('.config')}.Config.total_steps={self.total_steps}: must be "
+                f">= num_envs * horizon "
                 f"= {self.batch_size} (one update)")
 
     def check_env(self, env: Env) -> None:

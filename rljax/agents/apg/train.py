@@ -69,6 +69,14 @@ def init(env: Env, cfg: Config, key: jax.Array, *, axis_name: str | None = None)
     """Policy network (output layer scaled by ``init_scale``), Adam, normaliser, reset envs (this
     device's share of them along ``axis_name``)."""
     Config.check_args(env, cfg)
+    if type(cfg).trained_by != "apg":  # e.g. a shac.Config: its critic would be silently ignored here
+        raise ValueError(f"cfg is a {type(cfg).__module__}.{type(cfg).__qualname__}: train it with "
+                         f"rljax.agents.{type(cfg).trained_by}, not rljax.agents.apg")
+    return init_policy_state(env, cfg, key, axis_name)
+
+
+def init_policy_state(env: Env, cfg: Config, key: jax.Array, axis_name: str | None = None) -> TrainState:
+    """``init`` without its checks: the policy's part of the state, which SHAC builds on too."""
     obs_size = env_lib.observation_size(env)
     net_key, env_key, phase_key, key = jax.random.split(key, 4)
     params = _network(env, cfg).init(net_key, jnp.zeros((obs_size,), jnp.float32))
@@ -103,6 +111,19 @@ def _window(env: Env, cfg: Config, params: Any, stats: running_stats.RunningStat
     return loss, (final, obs, rewards)
 
 
+def guarded_step(optimizer: optax.GradientTransformation, grads: Any, opt_state: optax.OptState,
+                 params: Any) -> tuple[Any, optax.OptState, jax.Array, Any]:
+    """One optimiser step, skipped (params and optimiser state unchanged) when any gradient is non-finite.
+
+    Returns ``(params, opt_state, grad_ok, grads)``, ``grads`` zeroed where skipped."""
+    grad_ok = tree_all_finite(grads)
+    grads = jax.tree.map(lambda g: jnp.where(grad_ok, g, 0.0), grads)
+    updates, new_opt_state = optimizer.update(grads, opt_state, params)
+    params = jax.tree.map(lambda p, u: jnp.where(grad_ok, p + u, p), params, updates)
+    opt_state = jax.tree.map(lambda new, old: jnp.where(grad_ok, new, old), new_opt_state, opt_state)
+    return params, opt_state, grad_ok, grads
+
+
 def update(env: Env, cfg: Config, state: TrainState, *,
            axis_name: str | None = None) -> tuple[TrainState, dict[str, jax.Array]]:
     """One window of ``num_envs * horizon`` env steps and one Adam step (``axis_name``: the data axis;
@@ -111,11 +132,7 @@ def update(env: Env, cfg: Config, state: TrainState, *,
     grads, (final, obs, rewards) = jax.grad(_window, argnums=2, has_aux=True)(
         env, cfg, state.params, state.obs_stats, start, axis_name)
     grads = parallel.reduce_mean(grads, axis_name)
-    grad_ok = tree_all_finite(grads)
-    grads = jax.tree.map(lambda g: jnp.where(grad_ok, g, 0.0), grads)
-    updates, opt_state = _optimizer(cfg).update(grads, state.opt_state, state.params)
-    params = jax.tree.map(lambda p, u: jnp.where(grad_ok, p + u, p), state.params, updates)
-    opt_state = jax.tree.map(lambda new, old: jnp.where(grad_ok, new, old), opt_state, state.opt_state)
+    params, opt_state, grad_ok, grads = guarded_step(_optimizer(cfg), grads, state.opt_state, state.params)
     obs_stats = running_stats.update(state.obs_stats, obs, axis_name) if cfg.normalize_observations \
         else state.obs_stats
     final = jax.lax.stop_gradient(final)

@@ -1,0 +1,156 @@
+"""SHAC vs APG vs PPO on ``contact/push``: return against env steps, one figure; or
+SHAC alone on any differentiable env.
+
+    python experiments/shac.py                          # the three agents, 4 seeds each
+    python experiments/shac.py --seeds 2 --shac.total-steps 65536
+    python experiments/shac.py --reuse-ppo runs/apg_vs_ppo/<time>/ppo-...   # PPO from an earlier run
+    python experiments/shac.py --ppo-target -12.2       # no PPO: reach this return (README's PPO eval)
+    python experiments/shac.py --env pendulum --seeds 4  # SHAC alone (its preset; --help after --env)
+
+Trains SHAC (short-horizon actor-critic: APG's differentiable windows
+bootstrapped by a learned value), APG and PPO on the same task with
+``rljax.runner`` (metrics.csv, TensorBoard per run), plots the three learning
+curves on one figure (``runs/shac_vs_apg_vs_ppo/<time>/shac_vs_apg_vs_ppo.png``)
+and prints a JSON summary: final returns, and the env steps SHAC and APG
+needed to reach PPO's final return (the better of PPO's last training return
+and its final deterministic evaluation; SHAC's and APG's training returns are
+their deterministic policies').
+
+With ``--env``, the script trains SHAC alone on that env from its preset
+(rljax/agents/shac/presets.py) through ``rljax.runner``: every Config field
+and run option is a flag, and the run folder gets metrics.csv, curves and a
+summary with the final deterministic evaluation.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime
+import json
+import os
+import sys
+
+import numpy as np
+import tyro
+
+import envs
+from rljax import agents
+from rljax.agents.apg.presets import preset as apg_preset
+from rljax.agents.shac.presets import preset
+from rljax.policies.gaussian import GaussianSettings
+from rljax.runner import RunOptions, cli, run
+
+ENV = "contact/push"
+
+
+@dataclasses.dataclass
+class Args:
+    shac: agents.shac.Config = preset(ENV)
+    """The SHAC agent's Config (contact/push preset)."""
+    apg: agents.apg.Config = apg_preset(ENV)
+    """The APG agent's Config (contact/push preset)."""
+    ppo: agents.ppo.Config = agents.ppo.Config(total_steps=2**19, num_envs=32, unroll_length=32, num_epochs=4,
+                                               num_minibatches=4, learning_rate=1e-3, gamma=0.97,
+                                               entropy_coef=0.0, reward_scale=0.1,
+                                               gaussian=GaussianSettings(init_log_std=-0.5))
+    """The PPO baseline's Config (experiments/apg.py's)."""
+    seeds: int = 4
+    """Seeds per agent, trained together as one vmapped program each."""
+    run_root: str = "runs"
+    """Folder under which the comparison's folder is made (<run-root>/shac_vs_apg_vs_ppo/<time>)."""
+    reuse_ppo: str | None = None
+    """A PPO run folder on contact/push (its config must match --ppo): reuse it, don't train PPO."""
+    ppo_target: float | None = None
+    """Don't train PPO: the return to reach is this one (PPO's final from an earlier run, e.g. the README's)."""
+
+
+def _curve(run_dir: str) -> tuple[np.ndarray, np.ndarray]:
+    with open(os.path.join(run_dir, "metrics.csv")) as f:
+        rows = list(csv.DictReader(f))
+    return (np.array([float(r["env_steps"]) for r in rows]), np.array([float(r["episode_return"]) for r in rows]))
+
+
+def _final(ret: np.ndarray, window: int = 3) -> float:
+    finite = ret[np.isfinite(ret)]
+    return float(np.mean(finite[-window:]))
+
+
+def _reuse(run_dir: str, cfg: agents.ppo.Config) -> dict:
+    with open(os.path.join(run_dir, "config.json")) as f:
+        saved = json.load(f)
+    if saved["env"] != ENV or saved["config"] != json.loads(json.dumps(cfg.to_dict())):
+        raise ValueError(f"reuse_ppo={run_dir!r}: its env/config differ from this run's --ppo config")
+    with open(os.path.join(run_dir, "summary.json")) as f:
+        return json.load(f)
+
+
+def steps_to_reach(steps: np.ndarray, ret: np.ndarray, target: float) -> float | None:
+    """First env-step count at which ``ret``, smoothed over 3 consecutive logged points (as the
+    target, PPO's final, is), reaches ``target``; None if it never does."""
+    smooth = np.convolve(ret, np.ones(3) / 3, mode="full")[: len(ret)]
+    smooth[:2] = np.nan
+    reached = np.flatnonzero(np.isfinite(smooth) & (smooth >= target))
+    return float(steps[reached[0]]) if reached.size else None
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--env" in argv:
+        return cli(agents.shac, "shac", preset, __doc__, default_env=ENV, argv=argv)
+    args = tyro.cli(Args, args=argv, description=__doc__)
+    out_dir = os.path.join(args.run_root, "shac_vs_apg_vs_ppo", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    os.makedirs(out_dir, exist_ok=False)
+    env = envs.make(ENV)
+    common = dict(seeds=args.seeds, run_root=out_dir, checkpoints=False, eval_episodes=32, chunks=8)
+    summaries = {"shac": run(agents.shac, env, args.shac, RunOptions(name="shac", **common), env_name=ENV),
+                 "apg": run(agents.apg, env, args.apg, RunOptions(name="apg", **common), env_name=ENV)}
+    if args.ppo_target is None:
+        summaries["ppo"] = _reuse(args.reuse_ppo, args.ppo) if args.reuse_ppo else \
+            run(agents.ppo, env, args.ppo, RunOptions(name="ppo", **common), env_name=ENV)
+    curves = {name: _curve(s["run_dir"]) for name, s in summaries.items()}
+    # PPO's training return is its stochastic policy's; its deterministic evaluation is better.
+    target = args.ppo_target if args.ppo_target is not None else \
+        max(_final(curves["ppo"][1]), summaries["ppo"]["eval_return_mean"])
+    summary: dict = {"env": ENV, "seeds": args.seeds, "ppo_target_return": target}
+    for name, s in summaries.items():
+        summary[f"{name}_final_train_return"] = _final(curves[name][1])
+        summary[f"{name}_eval_return"] = s["eval_return_mean"]
+        summary[f"{name}_env_steps"] = s["env_steps_per_seed"]
+        summary[f"{name}_train_seconds"] = s["train_seconds"]
+    for name in ("shac", "apg"):
+        summary[f"{name}_env_steps_to_reach_ppo_final"] = steps_to_reach(*curves[name], target)
+    summary["run_dir"] = out_dir
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    labels = {"shac": "SHAC (windows + learned value)", "apg": "APG (windows only)", "ppo": "PPO"}
+    for i, (name, (steps, ret)) in enumerate(curves.items()):
+        ax.plot(steps, ret, color=f"C{i}", label=f"{labels[name]}, {args.seeds} seeds mean")
+        reached = summary.get(f"{name}_env_steps_to_reach_ppo_final")
+        if reached:
+            ax.axvline(reached, color=f"C{i}", ls=":", lw=1)
+    ax.axhline(target, color="gray", ls=":", lw=1,
+               label="PPO final (max of train, eval)" if args.ppo_target is None else "PPO final (given)")
+    ax.set_xscale("log")
+    ax.set_xlabel("env steps (log)")
+    ax.set_ylabel("training episode return")
+    ax.set_title(f"{ENV}: SHAC vs APG" + (" vs PPO" if "ppo" in curves else ""))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    summary["figure"] = os.path.join(out_dir, "shac_vs_apg_vs_ppo.png")
+    fig.savefig(summary["figure"], dpi=120)
+    plt.close(fig)
+    with open(os.path.join(out_dir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+    print(json.dumps(summary))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

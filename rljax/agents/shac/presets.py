@@ -1,0 +1,26 @@
+"""Tuned SHAC configs per env (measured in tests/test_shac.py and experiments/shac.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rljax.agents.shac.config import Config
+
+PRESETS: dict[str, Config] = {
+    # APG's contact/push preset (rljax/agents/apg/presets.py) plus the critic.
+    "contact/push": Config(total_steps=131_072, num_envs=8, horizon=32, learning_rate=3e-3, init_scale=1.0,
+                           max_grad_norm=1.0, desync_episodes=False),
+    # Gradients through pendulum's pure-JAX dynamics (tests/test_shac.py). Rewards
+    # scaled by 0.1 keep the value's targets (about -50 at gamma 0.99) in a range
+    # a fresh critic fits within a few windows; actor lr 1e-2 learned nothing.
+    "pendulum": Config(total_steps=100_000, num_envs=16, horizon=32, learning_rate=3e-3, reward_scale=0.1,
+                       critic_learning_rate=3e-3),
+}
+
+# Keyword arguments for ``envs.make`` that a preset was tuned with.
+ENV_KWARGS: dict[str, dict[str, Any]] = {}
+
+
+def preset(env_name: str) -> Config:
+    """The tuned config for ``env_name``, or the defaults."""
+    return PRESETS.get(env_name, Config())
