@@ -40,7 +40,7 @@ import tyro
 import envs
 from rljax import agents
 from rljax.agents.apg.presets import ENV_KWARGS, preset
-from rljax.policies.gaussian import GaussianSettings
+from rljax.agents.ppo.presets import preset as ppo_preset
 from rljax.runner import RunOptions, cli, env_from_argv, run
 
 ENV = "contact/push"
@@ -53,11 +53,8 @@ DOCS_FIGURE = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__fi
 class Args:
     apg: agents.apg.Config = preset(ENV)
     """The APG agent's Config (contact/push preset)."""
-    ppo: agents.ppo.Config = agents.ppo.Config(total_steps=2**19, num_envs=32, unroll_length=32, num_epochs=4,
-                                               num_minibatches=4, learning_rate=1e-3, gamma=0.97,
-                                               entropy_coef=0.0, reward_scale=0.1,
-                                               gaussian=GaussianSettings(init_log_std=-0.5))
-    """The PPO baseline's Config."""
+    ppo: agents.ppo.Config = ppo_preset(ENV)
+    """The PPO baseline's Config (PPO's contact/push preset)."""
     seeds: int = 2
     """Seeds per agent, trained together as one vmapped program each."""
     run_root: str = "runs"

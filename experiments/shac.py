@@ -37,8 +37,8 @@ import tyro
 import envs
 from rljax import agents
 from rljax.agents.apg.presets import preset as apg_preset
+from rljax.agents.ppo.presets import preset as ppo_preset
 from rljax.agents.shac.presets import preset
-from rljax.policies.gaussian import GaussianSettings
 from rljax.runner import RunOptions, cli, run
 
 ENV = "contact/push"
@@ -50,11 +50,8 @@ class Args:
     """The SHAC agent's Config (contact/push preset)."""
     apg: agents.apg.Config = apg_preset(ENV)
     """The APG agent's Config (contact/push preset)."""
-    ppo: agents.ppo.Config = agents.ppo.Config(total_steps=2**19, num_envs=32, unroll_length=32, num_epochs=4,
-                                               num_minibatches=4, learning_rate=1e-3, gamma=0.97,
-                                               entropy_coef=0.0, reward_scale=0.1,
-                                               gaussian=GaussianSettings(init_log_std=-0.5))
-    """The PPO baseline's Config (experiments/apg.py's)."""
+    ppo: agents.ppo.Config = ppo_preset(ENV)
+    """The PPO baseline's Config (PPO's contact/push preset)."""
     seeds: int = 4
     """Seeds per agent, trained together as one vmapped program each."""
     run_root: str = "runs"

@@ -297,13 +297,9 @@ def coordinates(world, pos: Array, quat: Array) -> Array:
 
 def limit_gaps(world, pos: Array, quat: Array) -> Array:
     """Distances to the limits [M], per limited joint (coord - lower, upper - coord); >= 0 inside."""
-    out = []
-    for j in world.joints:
-        if j.num_limits:
-            x = _coords(j, pos, quat)[0]
-            lim = jnp.asarray(j.limits, pos.dtype)
-            out += [x - lim[0], lim[1] - x]
-    return jnp.stack(out) if out else jnp.zeros((0,), pos.dtype)
+    bounds = [b for j in world.joints if j.num_limits
+              for b in (-jnp.asarray(j.limits, pos.dtype)[0], jnp.asarray(j.limits, pos.dtype)[1])]
+    return limit_coordinates(world, pos, quat) + (jnp.stack(bounds) if bounds else jnp.zeros((0,), pos.dtype))
 
 
 def limit_coordinates(world, pos: Array, quat: Array) -> Array:

@@ -27,6 +27,10 @@ PRESETS: dict[str, Config] = {
         gamma=0.99, reward_scale=0.1, entropy_coef=0.0, normalize_observations=False,
         gaussian=GaussianSettings(init_log_std=-1.0)),
     **{name: Config(**PLAYGROUND_SCHEDULE, entropy_coef=0.01) for name in PLAYGROUND_TASKS},
+    # The baseline experiments/apg.py and experiments/shac.py compare against (README: final eval -12.2 / -9.4).
+    "contact/push": Config(total_steps=2**19, num_envs=32, unroll_length=32, num_epochs=4, num_minibatches=4,
+                           learning_rate=1e-3, gamma=0.97, entropy_coef=0.0, reward_scale=0.1,
+                           gaussian=GaussianSettings(init_log_std=-0.5)),
 }
 
 

@@ -26,8 +26,9 @@ import optax
 from flax import struct
 
 from rljax import parallel, running_stats
+# The policy side (its network, params and observation statistics) is APG's.
 from rljax.agents.apg.train import (_act, _normalizer, _optimizer, _training_env, guarded_step, init_policy_state,
-                                    make_policy)
+                                    make_policy, policy_params)
 from rljax.agents.shac.config import Config
 from rljax.env import Env, State
 from rljax.nets import MLP
@@ -183,11 +184,6 @@ def update(env: Env, cfg: Config, state: TrainState, *,
                             & parallel.reduce_all(jnp.all(jnp.isfinite(rewards)), axis_name)).astype(jnp.float32),
     }
     return new_state, metrics
-
-
-def policy_params(state: TrainState) -> dict[str, Any]:
-    """What a policy needs: network params and observation statistics (as APG's)."""
-    return {"policy": state.params, "obs_stats": state.obs_stats}
 
 
 def train(env: Env, cfg: Config, key: jax.Array) -> Result:
