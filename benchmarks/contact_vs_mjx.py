@@ -10,7 +10,8 @@ Scenes (``--scene``):
   the floor. Ours is the env's own ``WorldSpec``; MJX gets the same model as
   MJCF (hinges at the same anchors, the fingertip a jointless body welded to
   link 2, the box on a free joint, the same inertias; contacts only
-  fingertip-box and everything-ground, as ours). Both are driven by the same
+  fingertip-box and box-floor, as ours: the joints hold the links and the
+  fingertip above the floor). Both are driven by the same
   open-loop joint torques, vmapped over a per-world phase: the shoulder turns
   the arm clockwise so the fingertip sweeps into the box (after about 0.8 s:
   step 26-30 of 50) and keeps pushing it.
@@ -253,7 +254,8 @@ def arm_mjcf(args: Args, env, world: contact.World) -> mujoco.MjModel:
           <geom type="box" size="{half} {half} {half}" mass="{float(box.mass)}" {f}/></body>
       </worldbody>
       <contact><exclude body1="link1" body2="box"/><exclude body1="link2" body2="box"/>
-        <exclude body1="link1" body2="tip"/></contact>
+        <exclude body1="link1" body2="tip"/><exclude body1="world" body2="link1"/>
+        <exclude body1="world" body2="link2"/><exclude body1="world" body2="tip"/></contact>
     </mujoco>"""
     return mujoco.MjModel.from_xml_string(xml)
 
@@ -262,7 +264,7 @@ def arm_scene(args: Args) -> Scene:
     from envs.contact.arm_push import BOX, TIP
 
     env = arm_env(args)
-    world = env.world()  # the env's WorldSpec: links, fingertip (fixed joint), box; only tip-box and ground contact
+    world = env.world()  # the env's WorldSpec: links, fingertip (fixed joint), box; only tip-box and box-ground contact
     half, radius = env.half, float(world.bodies[TIP].radius)
     arm_pos, arm_quat = env.arm_bodies(jnp.array(START_ANGLES))
     # The box at rest on the floor (gap kappa / (m g dt / 4) at each of 4 corners), in front of the base.

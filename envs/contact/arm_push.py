@@ -94,8 +94,9 @@ class ArmPush(ContactEnv):
                 # Fingertip: below link 2's far end (body +x is world -z).
                 ("fixed", LINK2, TIP, (drop, 0.0, l2), (0.0, 0.0, 0.0)),
             ),
-            # Only the fingertip meets the box; the links pass over it (a relaxed contact would push at a distance).
-            body_pairs=((TIP, BOX),))
+            # Only the fingertip meets the box, and only the box the ground: the joints hold the
+            # links and the fingertip above both, and a relaxed contact pushes across any gap.
+            body_pairs=((TIP, BOX),), ground_bodies=(BOX,))
         # Resting height of the box (as in contact/push): 4 corners carry m g dt / 4 each.
         self.rest_height = self.half + kappa / (self.box_mass * 9.81 * self.dt / 4.0)
 

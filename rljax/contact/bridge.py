@@ -105,6 +105,9 @@ class WorldSpec:
     body_pairs: the body index pairs that may touch (``World.body_pairs``); None:
     every pair no joint joins. A relaxed contact (kappa > 0) pushes with
     impulse ``kappa / gap`` even when apart, so leave out pairs that never meet.
+
+    ground_bodies: the bodies that may touch the ground (``World.ground_bodies``);
+    None: every body. Leave out bodies joints hold above it, for the same reason.
     """
 
     bodies: tuple
@@ -113,10 +116,14 @@ class WorldSpec:
     gravity: float = 9.81
     joints: tuple = ()
     body_pairs: tuple | None = None
+    ground_bodies: tuple | None = None
 
     def __post_init__(self) -> None:
         if self.body_pairs is not None:
             object.__setattr__(self, "body_pairs", _freeze(tuple(self.body_pairs)))
+        if self.ground_bodies is not None:
+            object.__setattr__(self, "ground_bodies",
+                               World._resolve_ground_bodies(len(self.bodies), _freeze(tuple(self.ground_bodies))))
         if self.joints is None:
             object.__setattr__(self, "joints", ())
         if not isinstance(self.joints, (tuple, list)):
@@ -146,7 +153,7 @@ class WorldSpec:
         return World(bodies=tuple(shapes), ground=Plane(), friction=self.friction,
                      gravity=(0.0, 0.0, -self.gravity), dt=self.dt,
                      joints=tuple(_build_joint(k, j) for k, j in enumerate(self.joints)),
-                     body_pairs=self.body_pairs)
+                     body_pairs=self.body_pairs, ground_bodies=self.ground_bodies)
 
 
 _JOINT_KINDS = {"fixed": Fixed, "revolute": Revolute, "prismatic": Prismatic, "spherical": Spherical}

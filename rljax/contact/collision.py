@@ -494,7 +494,8 @@ def candidates(world) -> Candidates:
     n_bodies = world.num_bodies
     a, b = [], []
     if world.ground is not None:
-        for i, body in enumerate(world.bodies):
+        for i in world.ground_bodies:
+            body = world.bodies[i]
             k = 8 if isinstance(body, Box) else 2 if isinstance(body, Capsule) else 1
             a += [n_bodies] * k
             b += [i] * k
@@ -525,8 +526,8 @@ def geometry(world, pos: Array, quat: Array, ref: Optional[tuple] = None) -> Geo
     if world.ground is not None:
         n = world.ground.unit_normal()
         off = jnp.asarray(world.ground.offset)
-        for i, body in enumerate(world.bodies):
-            phi, r_b, _ = _plane_points(body, pos[i], rot[i], n, off)
+        for i in world.ground_bodies:
+            phi, r_b, _ = _plane_points(world.bodies[i], pos[i], rot[i], n, off)
             k = phi.shape[0]
             phis.append(phi)
             normals.append(jnp.broadcast_to(n, (k, 3)))
@@ -586,8 +587,8 @@ def geometry_jacobian(world, pos: Array, quat: Array, sides: tuple = (0, 1),
     if world.ground is not None:
         n = world.ground.unit_normal()
         off = jnp.asarray(world.ground.offset)
-        for i, body in enumerate(world.bodies):
-            _, _, lever = _plane_points(body, pos[i], rot[i], n, off)
+        for i in world.ground_bodies:
+            _, _, lever = _plane_points(world.bodies[i], pos[i], rot[i], n, off)
             k = lever.shape[0]
             d_phi = (jnp.zeros((k, 6), dtype), jnp.concatenate([jnp.broadcast_to(n, (k, 3)), jnp.cross(lever, n)], -1))
             d_rb = (jnp.zeros((k, 3, 6), dtype), jnp.concatenate([jnp.zeros((k, 3, 3), dtype), -skew(lever)], -1))

@@ -105,6 +105,10 @@ class World:
         capsule-capsule, 52 box-box; list only the pairs that can meet (e.g.
         neighbours in a stack) to keep the solve small. An entry that is not two
         distinct body indices raises ``ValueError``.
+      ground_bodies: the body indices that may touch the ground; ``None`` means
+        every body. Leave out bodies that cannot reach it (links held above
+        the floor by joints): each costs candidates, and the relaxed contact's
+        impulse ``kappa / gap`` acts across any gap, however large.
       joints: tuple of ``Fixed`` / ``Revolute`` / ``Prismatic`` / ``Spherical``
         (``rljax.contact.joints``); parent ``None`` or -1 is the world. Their
         numbers are leaves, their kinds and bodies static; they must form a
@@ -118,6 +122,7 @@ class World:
     dt: Any = 0.01
     body_pairs: Optional[tuple] = None
     joints: tuple = ()
+    ground_bodies: Optional[tuple] = None
 
     def __post_init__(self) -> None:
         bodies = tuple(self.bodies)
@@ -147,6 +152,20 @@ class World:
         joints_lib.check_joints(joints, len(bodies))
         object.__setattr__(self, "joints", joints)
         object.__setattr__(self, "body_pairs", self._resolve_pairs(bodies, self.body_pairs, joints))
+        object.__setattr__(self, "ground_bodies", self._resolve_ground_bodies(len(bodies), self.ground_bodies))
+
+    @staticmethod
+    def _resolve_ground_bodies(n: int, ground_bodies: Optional[Sequence]) -> tuple:
+        if ground_bodies is None:
+            return tuple(range(n))
+        out = []
+        for i in ground_bodies:
+            if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= int(i) < n:
+                raise ValueError(f"World.ground_bodies entry {i!r} is not a body index < {n}")
+            out.append(int(i))
+        if len(set(out)) != len(out):
+            raise ValueError(f"World.ground_bodies lists a body twice: {tuple(out)}")
+        return tuple(sorted(out))
 
     @staticmethod
     def _resolve_pairs(bodies: tuple, pairs: Optional[Sequence], joints: tuple = ()) -> tuple:
@@ -222,4 +241,4 @@ class World:
         return State(pos=pos, quat=quat, vel=vel, ang_vel=ang_vel, solver=empty_info(), warm=warm)
 
 
-register_pytree(World, ["bodies", "ground", "friction", "gravity", "dt", "joints"], ["body_pairs"])
+register_pytree(World, ["bodies", "ground", "friction", "gravity", "dt", "joints"], ["body_pairs", "ground_bodies"])

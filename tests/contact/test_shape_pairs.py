@@ -291,3 +291,32 @@ def test_pair_geometry_derivatives_match_finite_differences(kind):
     phi = np.asarray(geom(*ref).phi)
     assert phi.shape == (collision.pair_count(shapes[a], shapes[b]),)
     assert np.all(np.isfinite(phi))
+
+
+# ---- which bodies meet the ground -----------------------------------------------------
+
+
+def test_ground_bodies_leaves_the_others_in_free_fall():
+    """A sphere left out of ``ground_bodies`` falls through the floor exactly as in free fall,
+    while the listed box lands beside it; the candidate list holds only the box's 8 corners."""
+    world = contact.World(bodies=(contact.Box(half_extents=(0.1, 0.1, 0.1), mass=1.0), contact.Sphere(radius=0.1, mass=1.0)),
+                          ground=contact.Plane(), dt=DT, body_pairs=(), ground_bodies=(0,))
+    assert collision.candidates(world).b.tolist() == [0] * 8
+    state = world.init_state(pos=jnp.array([[0.0, 0.0, 0.2], [1.0, 0.0, 0.2]]))
+    steps = 40
+    st = run(world, state, steps)
+    k = np.arange(1, steps + 1)
+    # The integrator's free fall: z_k = z_0 - g dt^2 k (k + 1) / 2 (velocity first, then position).
+    np.testing.assert_allclose(st.pos[:, 1, 2], 0.2 - G * DT**2 * k * (k + 1) / 2, atol=1e-9)
+    assert st.pos[-1, 1, 2] < -0.1                 # the sphere went through
+    assert abs(st.pos[-1, 0, 2] - 0.1) < 1e-3      # the box rests on the floor
+
+
+@pytest.mark.parametrize("bad", [(2,), (-1,), (0, 0), (True,), (0.5,)])
+def test_ground_bodies_bad_entries_are_named(bad):
+    with pytest.raises(ValueError, match="ground_bodies"):
+        contact.World(bodies=(contact.Sphere(radius=0.1, mass=1.0), contact.Sphere(radius=0.1, mass=1.0)),
+                      ground=contact.Plane(), ground_bodies=bad)
+    with pytest.raises(ValueError, match="ground_bodies"):
+        contact.WorldSpec(bodies=(("sphere", 0.1, 1.0), ("sphere", 0.1, 1.0)), friction=0.5, dt=0.01,
+                          ground_bodies=bad)
