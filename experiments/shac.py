@@ -1,7 +1,9 @@
-"""SHAC vs APG vs PPO on ``contact/push``: return against env steps, one figure; or
-SHAC alone on any differentiable env.
+"""SHAC vs APG vs PPO on a differentiable contact task (``contact/push`` by default, or
+``--task contact/arm_push``): return against env steps, one figure; or SHAC alone on any
+differentiable env.
 
-    python experiments/shac.py                          # the three agents, 4 seeds each
+    python experiments/shac.py                          # the three agents on contact/push, 4 seeds each
+    python experiments/shac.py --task contact/arm_push  # on the jointed arm (each agent's arm_push preset)
     python experiments/shac.py --seeds 2 --shac.total-steps 65536
     python experiments/shac.py --reuse-ppo runs/apg_vs_ppo/<time>/ppo-...   # PPO from an earlier run
     python experiments/shac.py --ppo-target -12.2       # no PPO: reach this return (README's PPO eval)
@@ -9,12 +11,15 @@ SHAC alone on any differentiable env.
 
 Trains SHAC (short-horizon actor-critic: APG's differentiable windows
 bootstrapped by a learned value), APG and PPO on the same task with
-``rljax.runner`` (metrics.csv, TensorBoard per run), plots the three learning
-curves on one figure (``runs/shac_vs_apg_vs_ppo/<time>/shac_vs_apg_vs_ppo.png``)
-and prints a JSON summary: final returns, and the env steps SHAC and APG
-needed to reach PPO's final return (the better of PPO's last training return
-and its final deterministic evaluation; SHAC's and APG's training returns are
-their deterministic policies').
+``rljax.runner`` (metrics.csv, TensorBoard per run), each from its preset for
+the task, plots the three learning curves on one figure
+(``runs/shac_vs_apg_vs_ppo/<time>/shac_vs_apg_vs_ppo.png``) and prints a JSON
+summary: final returns, and the env steps SHAC and APG needed to reach PPO's
+final return (the better of PPO's last training return and its final
+deterministic evaluation; SHAC's and APG's training returns are their
+deterministic policies'). ``--reuse-ppo``, ``--reuse-shac`` and ``--reuse-apg``
+take an earlier run folder of that agent on the task (its config must match)
+instead of training it again.
 
 With ``--env``, the script trains SHAC alone on that env from its preset
 (rljax/agents/shac/presets.py) through ``rljax.runner``: every Config field
@@ -30,6 +35,7 @@ import datetime
 import json
 import os
 import sys
+from typing import Literal
 
 import numpy as np
 import tyro
@@ -40,26 +46,40 @@ from rljax.agents.apg.presets import preset as apg_preset
 from rljax.agents.ppo.presets import preset as ppo_preset
 from rljax.agents.shac.presets import preset
 from rljax.runner import RunOptions, cli, run
+from rljax.runner.cli import option_from_argv
 
 ENV = "contact/push"
+TASKS = ("contact/push", "contact/arm_push")
+Task = Literal["contact/push", "contact/arm_push"]
 
 
-@dataclasses.dataclass
-class Args:
-    shac: agents.shac.Config = preset(ENV)
-    """The SHAC agent's Config (contact/push preset)."""
-    apg: agents.apg.Config = apg_preset(ENV)
-    """The APG agent's Config (contact/push preset)."""
-    ppo: agents.ppo.Config = ppo_preset(ENV)
-    """The PPO baseline's Config (PPO's contact/push preset)."""
-    seeds: int = 4
-    """Seeds per agent, trained together as one vmapped program each."""
-    run_root: str = "runs"
-    """Folder under which the comparison's folder is made (<run-root>/shac_vs_apg_vs_ppo/<time>)."""
-    reuse_ppo: str | None = None
-    """A PPO run folder on contact/push (its config must match --ppo): reuse it, don't train PPO."""
-    ppo_target: float | None = None
-    """Don't train PPO: the return to reach is this one (PPO's final from an earlier run, e.g. the README's)."""
+def make_args(task_name: str) -> type:
+    """The comparison's flags, with each agent's Config defaulting to its preset for ``task_name``."""
+
+    @dataclasses.dataclass
+    class Args:
+        task: Task = task_name
+        """The differentiable task the three agents are compared on (each agent's preset for it)."""
+        shac: agents.shac.Config = preset(task_name)
+        """The SHAC agent's Config (its preset for the task)."""
+        apg: agents.apg.Config = apg_preset(task_name)
+        """The APG agent's Config (its preset for the task)."""
+        ppo: agents.ppo.Config = ppo_preset(task_name)
+        """The PPO baseline's Config (PPO's preset for the task)."""
+        seeds: int = 4
+        """Seeds per agent, trained together as one vmapped program each."""
+        run_root: str = "runs"
+        """Folder under which the comparison's folder is made (<run-root>/shac_vs_apg_vs_ppo/<time>)."""
+        reuse_ppo: str | None = None
+        """A PPO run folder on the task (its config must match --ppo): reuse it, don't train PPO."""
+        reuse_shac: str | None = None
+        """A SHAC run folder on the task (its config must match --shac): reuse it, don't train SHAC."""
+        reuse_apg: str | None = None
+        """An APG run folder on the task (its config must match --apg): reuse it, don't train APG."""
+        ppo_target: float | None = None
+        """Don't train PPO: the return to reach is this one (PPO's final from an earlier run, e.g. the README's)."""
+
+    return Args
 
 
 def _curve(run_dir: str) -> tuple[np.ndarray, np.ndarray]:
@@ -73,11 +93,11 @@ def _final(ret: np.ndarray, window: int = 3) -> float:
     return float(np.mean(finite[-window:]))
 
 
-def _reuse(run_dir: str, cfg: agents.ppo.Config) -> dict:
+def _reuse(name: str, run_dir: str, task: str, cfg) -> dict:
     with open(os.path.join(run_dir, "config.json")) as f:
         saved = json.load(f)
-    if saved["env"] != ENV or saved["config"] != json.loads(json.dumps(cfg.to_dict())):
-        raise ValueError(f"reuse_ppo={run_dir!r}: its env/config differ from this run's --ppo config")
+    if saved["env"] != task or saved["config"] != json.loads(json.dumps(cfg.to_dict())):
+        raise ValueError(f"reuse_{name}={run_dir!r}: its env/config differ from this run's {task} and --{name} config")
     with open(os.path.join(run_dir, "summary.json")) as f:
         return json.load(f)
 
@@ -95,21 +115,25 @@ def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     if "--env" in argv:
         return cli(agents.shac, "shac", preset, __doc__, default_env=ENV, argv=argv)
-    args = tyro.cli(Args, args=argv, description=__doc__)
+    task = option_from_argv(argv, "--task", ENV) or ENV
+    if task not in TASKS:
+        raise SystemExit(f"error: --task {task!r}: expected one of {', '.join(TASKS)}")
+    args = tyro.cli(make_args(task), args=argv, description=__doc__)
+    env = envs.make(task)  # before the run folder, so a bad task leaves nothing behind
     out_dir = os.path.join(args.run_root, "shac_vs_apg_vs_ppo", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
     os.makedirs(out_dir, exist_ok=False)
-    env = envs.make(ENV)
     common = dict(seeds=args.seeds, run_root=out_dir, checkpoints=False, eval_episodes=32, chunks=8)
-    summaries = {"shac": run(agents.shac, env, args.shac, RunOptions(name="shac", **common), env_name=ENV),
-                 "apg": run(agents.apg, env, args.apg, RunOptions(name="apg", **common), env_name=ENV)}
+    agents_to_run = {"shac": (agents.shac, args.shac, args.reuse_shac), "apg": (agents.apg, args.apg, args.reuse_apg)}
     if args.ppo_target is None:
-        summaries["ppo"] = _reuse(args.reuse_ppo, args.ppo) if args.reuse_ppo else \
-            run(agents.ppo, env, args.ppo, RunOptions(name="ppo", **common), env_name=ENV)
+        agents_to_run["ppo"] = (agents.ppo, args.ppo, args.reuse_ppo)
+    summaries = {name: _reuse(name, reuse, task, cfg) if reuse else
+                 run(agent, env, cfg, RunOptions(name=name, **common), env_name=task)
+                 for name, (agent, cfg, reuse) in agents_to_run.items()}
     curves = {name: _curve(s["run_dir"]) for name, s in summaries.items()}
     # PPO's training return is its stochastic policy's; its deterministic evaluation is better.
     target = args.ppo_target if args.ppo_target is not None else \
         max(_final(curves["ppo"][1]), summaries["ppo"]["eval_return_mean"])
-    summary: dict = {"env": ENV, "seeds": args.seeds, "ppo_target_return": target}
+    summary: dict = {"env": task, "seeds": args.seeds, "ppo_target_return": target}
     for name, s in summaries.items():
         summary[f"{name}_final_train_return"] = _final(curves[name][1])
         summary[f"{name}_eval_return"] = s["eval_return_mean"]
@@ -136,7 +160,7 @@ def main(argv: list[str] | None = None) -> dict:
     ax.set_xscale("log")
     ax.set_xlabel("env steps (log)")
     ax.set_ylabel("training episode return")
-    ax.set_title(f"{ENV}: SHAC vs APG" + (" vs PPO" if "ppo" in curves else ""))
+    ax.set_title(f"{task}: SHAC vs APG" + (" vs PPO" if "ppo" in curves else ""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

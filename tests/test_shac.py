@@ -186,3 +186,13 @@ def test_the_runner_trains_shac_from_the_command_line(tmp_path):
         saved = json.load(f)
     assert saved["config"]["critic_epochs"] == 2 and saved["config"]["td_lambda"] == 0.95
     assert summary["env_steps_per_seed"] == 512
+
+
+def test_the_comparison_takes_each_agents_preset_for_its_task(tmp_path):
+    shac = experiment("shac")
+    args = shac.make_args("contact/arm_push")()
+    assert args.ppo == agents.ppo.presets.preset("contact/arm_push")
+    assert args.shac == agents.shac.presets.preset("contact/arm_push")
+    with pytest.raises(SystemExit, match="--task 'contact/hop'"):
+        shac.main(["--task", "contact/hop", "--run-root", str(tmp_path)])
+    assert not os.listdir(tmp_path)  # nothing made for a bad task

@@ -12,6 +12,9 @@ PRESETS: dict[str, Config] = {
     # late training stable where desynchronised starts let the return drift.
     "contact/push": Config(total_steps=131_072, num_envs=8, horizon=32, learning_rate=3e-3, init_scale=1.0,
                            max_grad_norm=1.0, desync_episodes=False),
+    # The same on the jointed arm (experiments/shac.py --task contact/arm_push).
+    "contact/arm_push": Config(total_steps=131_072, num_envs=8, horizon=32, learning_rate=3e-3, init_scale=1.0,
+                               max_grad_norm=1.0, desync_episodes=False),
     # Gradients through brax's spring pipeline (backend="spring", see ENV_KWARGS).
     # A 64-step window (1.28 s of physics) sees the arm arrive (the tip needs
     # ~20 steps at full torque to cross the target disk); longer windows make

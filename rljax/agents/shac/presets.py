@@ -10,6 +10,9 @@ PRESETS: dict[str, Config] = {
     # APG's contact/push preset (rljax/agents/apg/presets.py) plus the critic.
     "contact/push": Config(total_steps=131_072, num_envs=8, horizon=32, learning_rate=3e-3, init_scale=1.0,
                            max_grad_norm=1.0, desync_episodes=False),
+    # The same on the jointed arm (experiments/shac.py --task contact/arm_push).
+    "contact/arm_push": Config(total_steps=131_072, num_envs=8, horizon=32, learning_rate=3e-3, init_scale=1.0,
+                               max_grad_norm=1.0, desync_episodes=False),
     # Gradients through pendulum's pure-JAX dynamics (tests/test_shac.py). Rewards
     # scaled by 0.1 keep the value's targets (about -50 at gamma 0.99) in a range
     # a fresh critic fits within a few windows; actor lr 1e-2 learned nothing.
