@@ -105,8 +105,8 @@ class World:
         capsule-capsule, 52 box-box; list only the pairs that can meet (e.g.
         neighbours in a stack) to keep the solve small. An entry that is not two
         distinct body indices raises ``ValueError``.
-      joints: tuple of ``Fixed`` / ``Revolute`` / ``Prismatic`` / ``Spherical``
-        (``rljax.contact.joints``); parent ``None`` or -1 is the world. Their
+      joints: tuple of ``Fixed`` / ``Revolute`` / ``Prismatic`` / ``Spherical`` /
+        ``Planar`` (``rljax.contact.joints``); parent ``None`` or -1 is the world. Their
         numbers are leaves, their kinds and bodies static; they must form a
         forest (no loops).
     """
