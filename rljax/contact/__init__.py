@@ -32,11 +32,13 @@ gradients at a smoother point while the trajectory uses ``kappa``.
 
 Joints (``joints``): ``World(..., joints=(Revolute(parent=None, child=0,
 child_anchor=(0, 0, 1), axis=(0, 1, 0), damping=0.1, limits=(-1, 1)), ...))``
-with ``Fixed``, ``Revolute``, ``Prismatic``, ``Spherical`` (parent ``None`` or
--1: the world; a forest, no loops). Their constraint rows are imposed at the
-next pose and their multipliers solved in the same Newton system (impulses
-through the constraint Jacobian at the current pose: a SHAKE-type variational
-integrator, bounded energy error); revolute/prismatic limits are orthant pairs
+with ``Fixed``, ``Revolute``, ``Prismatic``, ``Spherical``, ``Planar`` (the
+child kept in a plane of the parent: two in-plane displacements and the angle
+about the normal, as Dojo's; parent ``None`` or -1: the world; a forest, no
+loops). Their constraint rows are imposed at the next pose and their
+multipliers solved in the same Newton system (impulses through the constraint
+Jacobian at the current pose: a SHAKE-type variational integrator, bounded
+energy error); revolute/prismatic limits are orthant pairs
 like the contact normal; ``step(..., actuation=[J_dof])`` /
 ``rollout(..., actuations=[T, J_dof])`` drive the DOFs, ``damping`` is implicit.
 Jointed bodies get no contact candidates with each other by default.
@@ -86,7 +88,7 @@ iterates and reports ``state.solver.converged = False``.
 from rljax.contact.bridge import (Bodies, Solve, StepOptions, WorldSpec, cold_warm, float32_step, resting_bodies,
                                   warm_size)
 from rljax.contact.dynamics import kinetic_energy, momentum
-from rljax.contact.joints import Fixed, Prismatic, Revolute, Spherical, joint_positions, joint_velocities
+from rljax.contact.joints import Fixed, Planar, Prismatic, Revolute, Spherical, joint_positions, joint_velocities
 from rljax.contact.rotation import rotate
 from rljax.contact.shapes import Box, Capsule, Plane, Sphere
 from rljax.contact.simulate import rollout, step
@@ -96,5 +98,5 @@ __all__ = [
     "Box", "Capsule", "Plane", "Sphere", "World", "State", "SolverInfo",
     "step", "rollout", "momentum", "kinetic_energy", "require_x64", "rotate",
     "Bodies", "Solve", "StepOptions", "WorldSpec", "float32_step", "resting_bodies", "cold_warm", "warm_size",
-    "Fixed", "Revolute", "Prismatic", "Spherical", "joint_positions", "joint_velocities",
+    "Fixed", "Revolute", "Prismatic", "Spherical", "Planar", "joint_positions", "joint_velocities",
 ]

@@ -50,7 +50,7 @@ import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
 
 from rljax.contact import solver
-from rljax.contact.joints import Fixed, Prismatic, Revolute, Spherical, check_joints
+from rljax.contact.joints import Fixed, Planar, Prismatic, Revolute, Spherical, check_joints
 from rljax.contact.shapes import Box, Capsule, Plane, Sphere
 from rljax.contact.simulate import step as contact_step
 from rljax.contact.world import State, World
@@ -93,10 +93,10 @@ class WorldSpec:
     with the given Coulomb ``friction``; gravity ``-gravity`` along z.
 
     joints: tuple of ``(kind, parent, child, *rest)`` with kind ``"fixed"``,
-    ``"revolute"``, ``"prismatic"`` or ``"spherical"`` and ``rest`` the joint
+    ``"revolute"``, ``"prismatic"``, ``"spherical"`` or ``"planar"`` and ``rest`` the joint
     class's remaining fields in order (``rljax.contact.joints``):
-    fixed ``(parent_anchor, child_anchor, rest_quat)``; revolute / prismatic
-    ``(parent_anchor, child_anchor, axis, damping, limits, rest_quat)``;
+    fixed ``(parent_anchor, child_anchor, rest_quat)``; revolute / prismatic / planar
+    ``(parent_anchor, child_anchor, axis, damping, limits, rest_quat)`` (planar: limits None);
     spherical ``(parent_anchor, child_anchor, damping, rest_quat)``, trailing
     ones optional. E.g. ``("revolute", None, 0, (0, 0, 0), (0, 0, 0.5), (0, 1, 0), 0.1, (-1, 1))``.
     Lists are frozen to tuples; each entry is validated here (``ValueError``).
@@ -156,7 +156,8 @@ class WorldSpec:
                      body_pairs=self.body_pairs, ground_bodies=self.ground_bodies)
 
 
-_JOINT_KINDS = {"fixed": Fixed, "revolute": Revolute, "prismatic": Prismatic, "spherical": Spherical}
+_JOINT_KINDS = {"fixed": Fixed, "revolute": Revolute, "prismatic": Prismatic, "spherical": Spherical,
+                "planar": Planar}
 
 
 def _freeze(x: Any) -> Any:

@@ -12,7 +12,10 @@ parent frame) and ``d`` the anchor mismatch, the constraint rows are
   orthogonal to ``axis`` (2); DOF: angle ``2 atan2(axis . vec(e), e_w)``;
 - ``Prismatic``: ``vec(e) = 0`` (3), ``t_i . R_a^T d = 0`` (2); DOF: displacement
   ``axis . R_a^T d``;
-- ``Spherical``: ``d = 0`` (3); DOFs: the rotation vector of ``e`` (parent frame).
+- ``Spherical``: ``d = 0`` (3); DOFs: the rotation vector of ``e`` (parent frame);
+- ``Planar``: ``axis . R_a^T d = 0`` (1), ``t_i . vec(e) = 0`` (2): the child moves in
+  the plane of normal ``axis`` (parent frame) and turns only about it; DOFs: the
+  in-plane displacements ``t_i . R_a^T d`` (2) and the angle about ``axis`` (1).
 
 The step imposes them at the next pose (as the contact gap); their impulses
 ``lambda`` act through the constraint Jacobian at the current pose, which is
@@ -20,8 +23,9 @@ the SHAKE form of a constrained variational integrator: with the solver's
 discrete Euler-Lagrange rows it keeps a bounded energy error and exact momentum
 maps. Revolute angle and prismatic displacement limits are orthant pairs
 (impulse >= 0, slack >= 0, ``gamma s = kappa``) like the contact normal.
-Actuation (one number per DOF: torque about the axis, force along it, or a
-parent-frame torque for a spherical joint) and viscous damping act along each
+Actuation (one number per DOF: torque about the axis, force along it, a
+parent-frame torque for a spherical joint; a planar joint's two in-plane forces
+along ``t_i`` and its torque about ``axis``) and viscous damping act along each
 DOF's relative twist, equal and opposite on the two bodies.
 
 Every number is a pytree leaf (gradients reach anchors, axes, damping, limits);
@@ -142,7 +146,7 @@ class Fixed(_Joint):
 
 @dataclasses.dataclass(frozen=True)
 class _AxisJoint(_Joint):
-    """The fields of the one-DOF joints (revolute, prismatic)."""
+    """The fields of the joints with an axis (revolute, prismatic; planar, which takes no limits)."""
 
     parent: Optional[int]
     child: int
@@ -182,7 +186,25 @@ class Spherical(_Joint):
     rest_quat: Any = _IDENTITY
 
 
-JOINT_TYPES = (Fixed, Revolute, Prismatic, Spherical)
+@_joint_class(_AXIS_LEAVES, rows=3, dofs=3)
+@dataclasses.dataclass(frozen=True)
+class Planar(_AxisJoint):
+    """Keeps ``child`` in the plane of normal ``axis`` [3] (parent frame) through the parent anchor.
+
+    Its DOFs, in order: the in-plane displacements along the two tangents
+    ``t_1, t_2 = tangent_basis(axis)`` (parent frame) and the angle about
+    ``axis``; ``damping`` applies to all three. It takes the revolute's fields
+    (so a ``WorldSpec`` entry reads the same) but no ``limits``: three limited
+    DOFs would need a limit per coordinate, which nothing uses yet.
+    """
+
+    def __post_init__(self) -> None:
+        if self.limits is not None:
+            raise ValueError(f"Planar.limits must be None (planar joints take no limits), got {self.limits!r}")
+        self._init_common()
+
+
+JOINT_TYPES = (Fixed, Revolute, Prismatic, Spherical, Planar)
 
 
 def check_joints(joints: tuple, num_bodies: int) -> None:
@@ -201,7 +223,8 @@ def check_joints(joints: tuple, num_bodies: int) -> None:
 
     for k, j in enumerate(joints):
         if not isinstance(j, JOINT_TYPES):
-            raise ValueError(f"World.joints[{k}] must be Fixed, Revolute, Prismatic or Spherical, got {type(j)}")
+            raise ValueError(f"World.joints[{k}] must be Fixed, Revolute, Prismatic, Spherical or Planar, "
+                             f"got {type(j)}")
         for role, idx in (("parent", j.parent), ("child", j.child)):
             if idx is not None and not 0 <= idx < num_bodies:
                 raise ValueError(f"World.joints[{k}].{role} = {idx} is not a body index < {num_bodies}")
@@ -260,6 +283,8 @@ def _rows(j, pos: Array, quat: Array) -> Array:
     t = tangent_basis(_unit(jnp.asarray(j.axis, pos.dtype)))  # [2, 3]
     if isinstance(j, Revolute):
         return jnp.concatenate([d, t @ e[1:]])
+    if isinstance(j, Planar):
+        return jnp.concatenate([jnp.dot(_unit(jnp.asarray(j.axis, pos.dtype)), ra.T @ d)[None], t @ e[1:]])
     return jnp.concatenate([e[1:], t @ (ra.T @ d)])  # Prismatic
 
 
@@ -273,6 +298,10 @@ def _coords(j, pos: Array, quat: Array) -> Array:
         return (2.0 * jnp.arctan2(jnp.dot(_unit(jnp.asarray(j.axis, pos.dtype)), e[1:]), e[0]))[None]
     if isinstance(j, Prismatic):
         return jnp.dot(_unit(jnp.asarray(j.axis, pos.dtype)), ra.T @ d)[None]
+    if isinstance(j, Planar):
+        axis = _unit(jnp.asarray(j.axis, pos.dtype))
+        angle = 2.0 * jnp.arctan2(jnp.dot(axis, e[1:]), e[0])
+        return jnp.concatenate([tangent_basis(axis) @ (ra.T @ d), angle[None]])
     # Spherical: rotation vector; the series 2/e_w branch keeps it smooth at rest.
     v = e[1:]
     s2 = jnp.sum(v * v)
@@ -337,28 +366,48 @@ def dof_directions(world, pos: Array, quat: Array) -> Array:
     minus the parent's. Prismatic: linear velocity along ``R_a a`` of the child
     minus the parent's, plus the parent's rotation carrying the axis, so that the
     force and its reaction share one line of action (through the child's centre).
+    Planar: its angle as a revolute's; its displacements as the velocity along
+    ``R_a t_i`` of the child's anchor point relative to the parent's material
+    point there (the child turns relative to the parent, so the force acts at the
+    anchor, where its coordinate is measured: ``S . y`` is that coordinate's rate).
     """
     n = pos.shape[0]
     rot = quat_to_mat(quat)
     out = []
+
+    def angular(j, ra, a):
+        s = jnp.zeros((n, 6), pos.dtype).at[j.child, 3:].set(rot[j.child].T @ (ra @ a))
+        return s if j.parent is None else s.at[j.parent, 3:].set(-a)
+
     for j in world.joints:
         if isinstance(j, Fixed):
             continue
         ra = jnp.eye(3, dtype=pos.dtype) if j.parent is None else rot[j.parent]
-        axes = [_unit(jnp.asarray(j.axis, pos.dtype))] if j.NUM_DOFS == 1 else list(jnp.eye(3, dtype=pos.dtype))
-        for a in axes:
-            u = ra @ a
-            s = jnp.zeros((n, 6), pos.dtype)
-            if isinstance(j, Prismatic):
-                s = s.at[j.child, :3].set(u)
-                if j.parent is not None:
-                    lever = jnp.cross(pos[j.child] - pos[j.parent], u)
-                    s = s.at[j.parent].set(jnp.concatenate([-u, -(ra.T @ lever)]))
-            else:
-                s = s.at[j.child, 3:].set(rot[j.child].T @ u)
-                if j.parent is not None:
-                    s = s.at[j.parent, 3:].set(-a)
+        if isinstance(j, Spherical):
+            out += [angular(j, ra, a) for a in jnp.eye(3, dtype=pos.dtype)]
+            continue
+        axis = _unit(jnp.asarray(j.axis, pos.dtype))
+        if isinstance(j, Revolute):
+            out.append(angular(j, ra, axis))
+        elif isinstance(j, Prismatic):
+            u = ra @ axis
+            s = jnp.zeros((n, 6), pos.dtype).at[j.child, :3].set(u)
+            if j.parent is not None:
+                lever = jnp.cross(pos[j.child] - pos[j.parent], u)
+                s = s.at[j.parent].set(jnp.concatenate([-u, -(ra.T @ lever)]))
             out.append(s)
+        else:  # Planar
+            arm = rot[j.child] @ jnp.asarray(j.child_anchor, pos.dtype)  # child centre -> anchor, world
+            base = jnp.zeros((3,), pos.dtype) if j.parent is None else pos[j.parent]
+            for t in tangent_basis(axis):
+                u = ra @ t
+                s = jnp.zeros((n, 6), pos.dtype).at[j.child].set(
+                    jnp.concatenate([u, rot[j.child].T @ jnp.cross(arm, u)]))
+                if j.parent is not None:
+                    lever = jnp.cross(pos[j.child] + arm - base, u)
+                    s = s.at[j.parent].set(jnp.concatenate([-u, -(ra.T @ lever)]))
+                out.append(s)
+            out.append(angular(j, ra, axis))
     return jnp.stack(out) if out else jnp.zeros((0, n, 6), pos.dtype)
 
 
@@ -380,7 +429,9 @@ def joint_positions(world, state) -> Array:
 
     Revolute: angle in [-pi, pi] (rad) about the axis, 0 at ``rest_quat``;
     prismatic: displacement (m) along the axis; spherical: rotation vector (3)
-    of the child relative to rest, parent frame; fixed joints contribute none.
+    of the child relative to rest, parent frame; planar: the anchor's in-plane
+    displacements (m) along ``tangent_basis(axis)`` and the angle about the axis
+    (3); fixed joints contribute none.
     """
     return coordinates(world, jnp.asarray(state.pos), jnp.asarray(state.quat))
 
@@ -389,8 +440,8 @@ def joint_velocities(world, state) -> Array:
     """Joint velocities [J_dof] over the step that produced ``state`` (like ``State.vel``).
 
     ``dof_directions . (vel, ang_vel)`` at the state's pose: the rate of the
-    revolute angle / prismatic displacement, the relative angular velocity
-    (parent frame) of a spherical joint. Agrees with differences of
+    revolute angle / prismatic displacement / planar coordinates, the relative
+    angular velocity (parent frame) of a spherical joint. Agrees with differences of
     ``joint_positions`` to O(dt) while the constraints hold.
     """
     s = dof_directions(world, jnp.asarray(state.pos), jnp.asarray(state.quat))

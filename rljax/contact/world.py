@@ -109,8 +109,8 @@ class World:
         every body. Leave out bodies that cannot reach it (links held above
         the floor by joints): each costs candidates, and the relaxed contact's
         impulse ``kappa / gap`` acts across any gap, however large.
-      joints: tuple of ``Fixed`` / ``Revolute`` / ``Prismatic`` / ``Spherical``
-        (``rljax.contact.joints``); parent ``None`` or -1 is the world. Their
+      joints: tuple of ``Fixed`` / ``Revolute`` / ``Prismatic`` / ``Spherical`` /
+        ``Planar`` (``rljax.contact.joints``); parent ``None`` or -1 is the world. Their
         numbers are leaves, their kinds and bodies static; they must form a
         forest (no loops).
     """

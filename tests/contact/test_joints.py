@@ -259,6 +259,92 @@ def test_ift_gradient_through_an_active_limit_matches_finite_differences():
     assert abs(float(grad[0])) > 1e-3 and abs(float(grad[1]) - 1.0) < 0.1  # it rides on the limit
 
 
+def planar_box(axis=(0.0, 1.0, 0.0), child_anchor=(0.0, 0.0, 0.0), damping=0.0, **state_kw):
+    """A box (unequal half extents, so out-of-plane torques would tumble it) held by a
+    planar joint to the world through the origin, no ground; its state from ``state_kw`` (if any)."""
+    box = contact.Box(half_extents=(0.1, 0.2, 0.3), mass=2.0)
+    plane = contact.Planar(parent=None, child=0, child_anchor=child_anchor, axis=axis, damping=damping)
+    world = contact.World(bodies=(box,), ground=None, dt=0.01, joints=(plane,))
+    return world, world.init_state(**state_kw) if state_kw else None
+
+
+def test_planar_body_falls_freely_in_its_plane_and_never_leaves_it():
+    # x-z plane (normal y). Pushed along y and twisted about x and z, all of which the joint
+    # takes; in the plane nothing acts but gravity, so the centre follows the discrete free
+    # fall exactly and the spin about y stays what it was.
+    steps, dt, vx, vz, spin = 100, 0.01, 0.5, 0.2, 3.0
+    world, state = planar_box(pos=[[0.0, 0.0, 1.0]], vel=[[vx, 0.0, vz]], ang_vel=[[0.0, spin, 0.0]])
+    forces = jnp.zeros((steps, 1, 3)).at[:, 0, 1].set(5.0)
+    torques = jnp.zeros((steps, 1, 3)).at[:, 0, 0].set(2.0).at[:, 0, 2].set(-1.0)
+    states = jax.jit(lambda s: contact.rollout(world, s, forces=forces, torques=torques, tol=1e-12))(state)
+    assert bool(np.all(states.solver.converged))
+    pos, quat = np.asarray(states.pos)[:, 0], np.asarray(states.quat)[:, 0]
+    k = np.arange(1, steps + 1)
+    # Each step moves by dt * v(k+1/2): z_k = z_0 + vz dt k - g dt^2 k (k + 1) / 2.
+    np.testing.assert_allclose(pos[:, 0], vx * dt * k, atol=1e-9)
+    np.testing.assert_allclose(pos[:, 2], 1.0 + vz * dt * k - G * dt**2 * k * (k + 1) / 2, atol=1e-9)
+    assert np.max(np.abs(pos[:, 1])) < 1e-8  # out of the plane
+    assert np.max(np.abs(quat[:, [1, 3]])) < 1e-8  # no rotation about x or z ...
+    assert np.max(np.abs(np.asarray(states.ang_vel)[:, 0, [0, 2]])) < 1e-8
+    assert abs(quat[-1, 2]) > 0.5  # ... while it does turn about y
+    rows = np.asarray(jax.vmap(lambda p, q: joints.constraint_rows(world, p, q))(states.pos, states.quat))
+    assert rows.shape == (steps, 3) and np.max(np.abs(rows)) < 1e-8
+    # Its 3 DOFs: in-plane displacements along tangent_basis(y) and the angle about y.
+    coords = np.asarray(jax.vmap(lambda s: contact.joint_positions(world, s))(states))
+    t = np.asarray(contact.collision.tangent_basis(jnp.array([0.0, 1.0, 0.0])))
+    np.testing.assert_allclose(coords[:, :2], pos @ t.T, atol=1e-12)
+    np.testing.assert_allclose(coords[:, 2], 2 * np.arctan2(quat[:, 2], quat[:, 0]), atol=1e-12)
+    rates = np.asarray(jax.vmap(lambda s: contact.joint_velocities(world, s))(states))
+    np.testing.assert_allclose(rates[:, 2], spin, atol=1e-9)
+    np.testing.assert_allclose(np.diff(coords[:, :2], axis=0) / dt, rates[1:, :2], atol=1e-9)
+
+
+def test_planar_joint_with_an_offset_anchor_on_a_tilted_plane_holds_and_reads_its_rates():
+    # Weightless, on a tilted plane, anchored off-centre and driven on all three DOFs: the rows
+    # hold, and joint_velocities (the anchor's in-plane velocity, the spin) are the rates of
+    # joint_positions up to the step's O(dt) curvature.
+    anchor = np.array([0.05, 0.1, -0.2])
+    box = contact.Box(half_extents=(0.1, 0.2, 0.3), mass=2.0)
+    plane = contact.Planar(parent=None, child=0, child_anchor=anchor, axis=(0.2, 1.0, -0.1), damping=0.1)
+    world = contact.World(bodies=(box,), ground=None, gravity=(0.0, 0.0, 0.0), dt=0.01, joints=(plane,))
+    state = world.init_state(pos=[-anchor])
+    acts = jnp.broadcast_to(jnp.array([3.0, -2.0, 0.5]), (60, 3))
+    states = jax.jit(lambda s: contact.rollout(world, s, actuations=acts, tol=1e-13))(state)
+    assert bool(np.all(states.solver.converged))
+    rows = np.asarray(jax.vmap(lambda p, q: joints.constraint_rows(world, p, q))(states.pos, states.quat))
+    assert np.max(np.abs(rows)) < 1e-9
+    q = np.asarray(jax.vmap(lambda s: contact.joint_positions(world, s))(states))
+    qd = np.asarray(jax.vmap(lambda s: contact.joint_velocities(world, s))(states))
+    fd = np.diff(q, axis=0) / float(world.dt)
+    np.testing.assert_allclose(qd[1:], fd, atol=2e-2 * np.max(np.abs(fd)))
+    assert np.all(np.sign(qd[-1]) == [1.0, -1.0, 1.0])  # each DOF driven its way
+
+
+def test_ift_gradients_through_a_planar_joint_match_finite_differences():
+    # d(final position and angle) / d(plane normal, child anchor, damping, actuation): a box
+    # on a tilted plane (gravity partly out of it) under damping and in-plane actuation.
+    # Initial state: at rest with the anchor on the plane through the origin.
+    steps = 15
+
+    def final(params):
+        axis, anchor, damping, act = params
+        world, _ = planar_box(axis=axis, child_anchor=anchor, damping=damping)
+        state = world.init_state(pos=-anchor[None], vel=[[0.3, 0.0, 0.1]], ang_vel=[[0.0, 1.0, 0.0]])
+        states = contact.rollout(world, state, actuations=jnp.broadcast_to(act, (steps, 3)), kappa=1e-6,
+                                 tol=1e-13)
+        last = jax.tree.map(lambda a: a[-1], states)
+        q = contact.joint_positions(world, last)
+        return last.pos[0, 0] + 0.7 * last.pos[0, 2] - 0.4 * last.pos[0, 1] + 0.3 * q[2]
+
+    params = (jnp.array([0.15, 1.0, -0.1]), jnp.array([0.05, 0.0, 0.1]), jnp.asarray(0.4),
+              jnp.array([2.0, -1.0, 0.3]))
+    flat, unravel = jax.flatten_util.ravel_pytree(params)
+    g = np.asarray(jax.flatten_util.ravel_pytree(jax.jit(jax.grad(final))(params))[0])
+    fd = central_difference(jax.jit(lambda x: final(unravel(x))), flat, 1e-4)
+    assert np.sum(np.abs(fd) > 1e-4) >= 8  # the parameters matter
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-9)
+
+
 def mixed_joint_world():
     bodies = (contact.Box(half_extents=(0.2, 0.2, 0.1), mass=2.0), contact.Sphere(radius=0.1, mass=0.5),
               contact.Capsule(radius=0.05, half_length=0.2, mass=0.4), contact.Sphere(radius=0.1, mass=0.3),
@@ -332,6 +418,10 @@ def test_bad_joint_input_raises_value_error():
         contact.Revolute(parent=None, child=0, limits=(-4.0, 1.0))
     with pytest.raises(ValueError, match="damping"):
         contact.Revolute(parent=None, child=0, damping=-1.0)
+    with pytest.raises(ValueError, match="Planar.limits must be None"):
+        contact.Planar(parent=None, child=0, axis=(0.0, 1.0, 0.0), limits=(-1.0, 1.0))
+    with pytest.raises(ValueError, match="Planar.axis"):
+        contact.Planar(parent=None, child=0, axis=(0.0, 0.0, 0.0))
     with pytest.raises(ValueError, match="same body"):
         contact.Fixed(parent=1, child=1)
     with pytest.raises(ValueError, match="child must be a body index"):
