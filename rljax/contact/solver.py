@@ -45,8 +45,8 @@ class Options(NamedTuple):
     tol: float = 1e-10
     comp_rtol: float = 1e-3
     relaxed_grad: bool = False
-    debug: bool = False
-    warm_max_iter: int = 0  # > 0: a warm-started solve restarts cold if not converged within this many  # print per-iteration progress with jax.debug.print
+    debug: bool = False  # print per-iteration progress with jax.debug.print
+    warm_max_iter: int = 0  # > 0: a warm-started solve restarts cold if not converged within this many
 
 
 # ---- interior point ------------------------------------------------------------------
