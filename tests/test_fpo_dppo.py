@@ -210,3 +210,23 @@ def test_fpo_reaches_nine_tenths_of_gaussian_ppo_on_pendulum(tmp_path):
     summary = module.main(["compare", "--env", "pendulum", "--seeds", "4", "--run-root", str(tmp_path)])
     print("fpo vs ppo, pendulum:", summary)
     assert summary["fpo_share_of_ppo_improvement"] >= 0.9, summary
+
+
+def test_aspo_trust_region_penalises_negative_advantage_ratios_and_keeps_the_clip_for_positive_ones():
+    """trust_region="aspo" (FPO++): for A < 0, r A - |A| (r - 1)^2 / (2 eps), whose gradient pulls a ratio outside
+    the clip range back to 1 (the clip gives none); for A >= 0, PPO's clipped surrogate."""
+    log_ratio = jnp.log(jnp.array([0.8, 1.0, 1.02, 1.3]))
+    eps = 0.05
+    negative, positive = -jnp.ones(4), jnp.ones(4)
+    r = np.exp(np.asarray(log_ratio))
+    spo = -np.mean(-r - (r - 1) ** 2 / (2 * eps))
+    np.testing.assert_allclose(float(clipped_surrogate(log_ratio, negative, eps, trust_region="aspo")), spo,
+                               rtol=1e-6)
+    np.testing.assert_allclose(float(clipped_surrogate(log_ratio, positive, eps, trust_region="aspo")),
+                               float(clipped_surrogate(log_ratio, positive, eps)), rtol=1e-6)
+    clip_grad = jax.grad(lambda x: clipped_surrogate(x, negative, eps))(log_ratio)
+    aspo_grad = jax.grad(lambda x: clipped_surrogate(x, negative, eps, trust_region="aspo"))(log_ratio)
+    assert float(clip_grad[0]) == 0.0 and float(aspo_grad[0]) < 0  # r = 0.8 < 1 - eps: only ASPO raises it back
+    assert float(aspo_grad[3]) > float(clip_grad[3]) > 0  # r = 1.3: both lower it, ASPO harder
+    with pytest.raises(ValueError, match="trust_region"):
+        clipped_surrogate(log_ratio, negative, eps, trust_region="spo")
