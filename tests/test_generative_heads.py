@@ -265,6 +265,8 @@ def test_default_imitation_loss_is_the_negative_log_likelihood():
     (lambda: FlowSettings(num_mc=0), "num_mc"),
     (lambda: FlowSettings(target="x0"), "target"),
     (lambda: FlowSettings(time_embed_dim=7), "time_embed_dim"),
+    (lambda: FlowSettings(squash="clip"), "squash"),
+    (lambda: FlowSettings(ratio="mean"), "ratio"),
     (lambda: DiffusionSettings(num_steps=0), "num_steps"),
     (lambda: DiffusionSettings(num_steps=5, finetune_steps=6), "finetune_steps"),
     (lambda: DiffusionSettings(finetune_steps=0), "finetune_steps"),
@@ -297,3 +299,40 @@ def test_flow_noise_std_scales_the_source_and_the_cfm_pairs():
     np.testing.assert_allclose(np.std(np.asarray(aux["eps"])), 0.3, rtol=0.05)
     with pytest.raises(ValueError, match="noise_std"):
         FlowSettings(noise_std=0.0)
+
+
+def test_flow_tanh_squash_bounds_actions_and_scores_the_flows_own_sample():
+    """squash="tanh" (the FPO reference's rollouts): actions in (-1, 1); the likelihood surrogate scores the
+    pre-squash sample stored in aux (tanh's log-det depends on it alone, so it cancels in FPO's ratio)."""
+    plain = FlowHead(2, (16,), num_mc=5, target="epsilon", noise_std=2.0)
+    head = FlowHead(2, (16,), num_mc=5, target="epsilon", noise_std=2.0, squash="tanh")
+    params = head.init(jax.random.key(0), OBS)
+    obs = _obs((256,))
+    x0, plain_aux = plain.sample(params, obs, jax.random.key(2))
+    action, aux = head.sample(params, obs, jax.random.key(2))
+    assert float(jnp.abs(x0).max()) > 1.5  # the unsquashed flow leaves the env's bounds ...
+    assert float(jnp.abs(action).max()) < 1.0  # ... its tanh does not
+    chex.assert_trees_all_close(action, jnp.tanh(x0))
+    chex.assert_trees_all_close(aux["pre_tanh"], x0)
+    chex.assert_trees_all_close(head.log_likelihood(params, obs, action, aux),
+                                plain.log_likelihood(params, obs, x0, plain_aux))
+    chex.assert_trees_all_close(head.mode(params, obs), jnp.tanh(plain.mode(params, obs)))
+    noise = jax.random.normal(jax.random.key(3), (256, 2))
+    chex.assert_trees_all_close(head.from_noise(params, obs, noise), jnp.tanh(plain.from_noise(params, obs, noise)))
+    # Without the stored sample (a dataset's actions), tanh is inverted inside (-1, 1).
+    inside = jnp.clip(action, -0.99, 0.99)
+    key = jax.random.key(4)
+    np.testing.assert_allclose(head.imitation_loss(params, obs, inside, key),
+                               plain.imitation_loss(params, obs, jnp.arctanh(inside), key), rtol=1e-4, atol=1e-6)
+
+
+def test_flow_per_pair_ratio_keeps_one_term_per_cfm_pair():
+    """ratio="pair": log_likelihood is [..., num_mc] (PPO clips each pair's ratio); their mean is the per-action one."""
+    per_action = FlowHead(2, (16,), num_mc=5)
+    per_pair = FlowHead(2, (16,), num_mc=5, ratio="pair")
+    params = per_action.init(jax.random.key(0), OBS)
+    obs = _obs((4,))
+    action, aux = per_pair.sample(params, obs, jax.random.key(2))
+    terms = per_pair.log_likelihood(params, obs, action, aux)
+    chex.assert_shape(terms, (4, 5))
+    np.testing.assert_allclose(terms.mean(-1), per_action.log_likelihood(params, obs, action, aux), rtol=1e-6)

@@ -22,6 +22,17 @@ so ``exp(new - old)`` is FPO's ratio ``exp(L_old - L_new)``: exactly 1 at the
 rollout's params, with gradient ``-grad L`` there. The per-pair loss averages
 over action dimensions, as the reference code does (its clip 0.05 was tuned
 with that scale); ``||.||^2`` would be ``action_size`` times larger.
+``ratio="pair"`` keeps the ``num_mc`` terms apart (``[..., num_mc]``), so PPO
+clips each pair's ratio ``exp(l_i_old - l_i_new)`` on its own (the
+reference's ``average_losses_before_exp=False``).
+
+``squash="tanh"`` acts with ``tanh`` of the flow's sample, inside the
+``[-1, 1]`` bounds the envs clip to, as the reference's rollouts do (they
+step the env with ``tanh(action)``). Unsquashed, a flow puts mass outside the
+bounds, where every action is the same to the env but not to the CFM loss.
+``sample`` stores the pre-squash sample in ``aux["pre_tanh"]`` and the
+surrogate scores it: tanh's log-det depends on it alone, so it cancels in
+the ratio.
 """
 
 from __future__ import annotations
@@ -62,6 +73,11 @@ class FlowSettings(ConfigBase):
     """Width of the Fourier time embedding (cos, sin of t * 2^k); even."""
     noise_std: float = static(1.0, check=positive)
     """Std of the source noise x_1 and of the CFM pairs' eps (the untrained flow's action spread)."""
+    ratio: str = static("action", check=one_of("action", "pair"))
+    """'action': log_likelihood averages the pairs' CFM losses (one ratio per action, FPO's default); 'pair': one
+    term per (t, eps) pair, ``[..., num_mc]``, so PPO clips each pair's ratio (the reference's other mode)."""
+    squash: str = static("none", check=one_of("none", "tanh"))
+    """'tanh': the action is tanh of the flow's sample, in (-1, 1) (the FPO reference's rollouts); 'none': as is."""
 
 
 def time_embedding(t: jax.Array, dim: int) -> jax.Array:
@@ -109,6 +125,8 @@ class FlowHead(HeadBase):
     target: str = "velocity"
     time_embed_dim: int = 8
     noise_std: float = 1.0
+    squash: str = "none"
+    ratio: str = "action"
     discrete = False
     reparameterized = True
     entropy_kind = "none"
@@ -160,33 +178,55 @@ class FlowHead(HeadBase):
                 "eps": self.noise_std * jax.random.normal(eps_key, batch_shape + (self.num_mc, self.action_size))}
 
     def sample(self, params: Params, obs: jax.Array, key: jax.Array) -> tuple[jax.Array, Aux]:
-        """``action [..., A]`` integrated from ``x_1 ~ N(0, noise_std^2 I)``, and ``num_mc`` fresh ``(t, eps)`` pairs."""
+        """``action [..., A]`` integrated from ``x_1 ~ N(0, noise_std^2 I)`` (then squashed, with ``squash="tanh"``:
+        ``aux["pre_tanh"]`` keeps the flow's sample), and ``num_mc`` fresh ``(t, eps)`` pairs."""
         noise_key, pairs_key = jax.random.split(key)
         batch_shape = obs.shape[:-1]
-        action = self.from_noise(params, obs, jax.random.normal(noise_key, batch_shape + (self.action_size,)))
-        return action, self._draw_pairs(pairs_key, batch_shape)
+        x0 = self._flow(params, obs, jax.random.normal(noise_key, batch_shape + (self.action_size,)))
+        aux = self._draw_pairs(pairs_key, batch_shape)
+        if self.squash == "tanh":
+            aux["pre_tanh"] = x0
+        return self._squash(x0), aux
 
     def log_likelihood(self, params: Params, obs: jax.Array, action: jax.Array, aux: Aux) -> jax.Array:
-        """FPO's surrogate: minus the CFM loss at ``aux``'s pairs, averaged over them: ``[...]``."""
+        """FPO's surrogate: minus the CFM loss at ``aux``'s pairs, averaged over them: ``[...]``
+        (``ratio="pair"``: one term per pair, ``[..., num_mc]``)."""
         if "t" not in aux or "eps" not in aux:
             raise ValueError("FlowHead.log_likelihood scores an action at the (t, eps) pairs that sample stored "
                              "in aux; it has no likelihood without them (imitation_loss draws its own pairs)")
-        return -jnp.mean(self.cfm_losses(params, obs, action, aux["t"], aux["eps"]), axis=-1)
+        losses = self.cfm_losses(params, obs, self._unsquash(action, aux), aux["t"], aux["eps"])
+        return -losses if self.ratio == "pair" else -jnp.mean(losses, axis=-1)
 
     def imitation_loss(self, params: Params, obs: jax.Array, action: jax.Array, key: jax.Array) -> jax.Array:
         """The CFM loss of ``action`` at ``num_mc`` fresh pairs, averaged: ``[...]``."""
         pairs = self._draw_pairs(key, action.shape[:-1])
-        return jnp.mean(self.cfm_losses(params, obs, action, pairs["t"], pairs["eps"]), axis=-1)
+        return jnp.mean(self.cfm_losses(params, obs, self._unsquash(action, {}), pairs["t"], pairs["eps"]), axis=-1)
 
     def entropy(self, params: Params, obs: jax.Array, key: jax.Array | None = None) -> jax.Array:
         raise NotImplementedError("FlowHead has no entropy (entropy_kind='none')")
 
     def mode(self, params: Params, obs: jax.Array) -> jax.Array:
-        """The deterministic action: the flow of ``x_1 = 0``."""
+        """The deterministic action: the flow of ``x_1 = 0`` (squashed with ``squash="tanh"``)."""
         return self.from_noise(params, obs, jnp.zeros(obs.shape[:-1] + (self.action_size,), jnp.float32))
 
     def from_noise(self, params: Params, obs: jax.Array, noise: jax.Array) -> jax.Array:
         """The action ``[..., A]`` the flow carries ``x_1 = noise_std * noise`` to (``noise [..., A]`` in units
         of the source's std; ``sample`` draws it from ``N(0, I)``). Differentiable in ``params`` and ``noise``."""
+        return self._squash(self._flow(params, obs, noise))
+
+    def _flow(self, params: Params, obs: jax.Array, noise: jax.Array) -> jax.Array:
+        """The flow's own sample (before any squash): ``x_1 = noise_std * noise`` integrated to ``t = 0``."""
         chex.assert_axis_dimension(noise, -1, self.action_size)
         return self.integrate(lambda x, t: self.velocity(params, obs, x, t), self.noise_std * noise)
+
+    def _squash(self, x0: jax.Array) -> jax.Array:
+        return jnp.tanh(x0) if self.squash == "tanh" else x0
+
+    def _unsquash(self, action: jax.Array, aux: Aux) -> jax.Array:
+        """The flow's sample behind ``action``: ``aux["pre_tanh"]`` when ``sample`` stored it (exact), else
+        ``atanh`` of the action pulled inside (-1, 1) (``atanh`` of a saturated float32 action is inexact)."""
+        if self.squash != "tanh":
+            return action
+        if "pre_tanh" in aux:
+            return aux["pre_tanh"]
+        return jnp.arctanh(jnp.clip(action, -1.0 + 1e-6, 1.0 - 1e-6))

@@ -65,7 +65,8 @@ register("categorical", HeadSpec(
     settings=CategoricalSettings, discrete=True, reparameterized=False))
 register("flow", HeadSpec(
     build=lambda n, sizes, act, s: FlowHead(n, sizes, act, s.num_steps, s.integrator, s.num_mc, s.target,
-                                            s.time_embed_dim, s.noise_std),
+                                            s.time_embed_dim, s.noise_std, s.squash,
+                                            s.ratio),
     settings=FlowSettings, discrete=False, reparameterized=True))
 register("diffusion", HeadSpec(
     build=lambda n, sizes, act, s: DiffusionHead(n, sizes, act, s.num_steps, s.finetune_steps, s.min_std,

@@ -59,6 +59,8 @@ class Config(ConfigBase):
     """Decay the learning rate linearly to 0 over the run."""
     clip_value_loss: bool = static(False, check=one_of(True, False))
     """Clip value updates to +- clip_epsilon around the rollout's values."""
+    trust_region: str = static("clip", check=one_of("clip", "aspo"))
+    """'clip': PPO's clipped surrogate; 'aspo': clipped for A >= 0, SPO's (r - 1)^2 penalty for A < 0 (FPO++)."""
     episode_length: int | None = static(None, check=valid_episode_length)
     """Time limit; None uses the env's default_episode_length."""
 

@@ -14,8 +14,15 @@ from rljax.policies.base import PolicyHead
 
 
 def clipped_surrogate(log_ratio: jax.Array, advantages: jax.Array, clip_epsilon: float | jax.Array,
-                      advantage_weights: float | jax.Array = 1.0) -> jax.Array:
+                      advantage_weights: float | jax.Array = 1.0, trust_region: str = "clip") -> jax.Array:
     """``-mean(min(r A, clip(r, 1-eps, 1+eps) A))`` with ``r = exp(log_ratio)``.
+
+    ``trust_region="aspo"``: terms with ``A < 0`` use SPO's penalised objective
+    ``r A - |A| (r - 1)^2 / (2 eps)`` instead (FPO++'s asymmetric trust region,
+    Yi et al., "Flow Policy Gradients for Robot Control"): its gradient pulls
+    a ratio that left ``[1 - eps, 1 + eps]`` back, where the clip only stops
+    pushing it, so a surrogate likelihood that is easy to lower (a flow's CFM
+    loss is easy to raise) is not driven further down.
 
     ``log_ratio [B]`` or ``[B, K]`` (one term per step of a generative chain);
     ``advantages [B]`` are broadcast over ``K`` so each term is clipped on its
@@ -31,7 +38,13 @@ def clipped_surrogate(log_ratio: jax.Array, advantages: jax.Array, clip_epsilon:
     ratio = jnp.exp(log_ratio)
     unclipped = ratio * advantages
     clipped = jnp.clip(ratio, 1.0 - clip_epsilon, 1.0 + clip_epsilon) * advantages
-    return -jnp.mean(jnp.minimum(unclipped, clipped))
+    objective = jnp.minimum(unclipped, clipped)
+    if trust_region == "aspo":
+        spo = unclipped - jnp.abs(advantages) * jnp.square(ratio - 1.0) / (2.0 * clip_epsilon)
+        objective = jnp.where(advantages < 0, spo, objective)
+    elif trust_region != "clip":
+        raise ValueError(f"trust_region={trust_region!r}: must be 'clip' or 'aspo'")
+    return -jnp.mean(objective)
 
 
 def _check_per_term(log_ratio: jax.Array, value: float | jax.Array, name: str) -> None:
@@ -69,7 +82,7 @@ def ppo_loss(params: dict[str, Any], batch: dict[str, Any], cfg: Any, head: Poli
     log_ratio = log_likelihood - batch["log_likelihood"]
     advantages = normalize_advantages(batch["advantages"], axis_name)
     term_clip, term_weights = cfg.term_clip_and_weights()
-    policy_loss = clipped_surrogate(log_ratio, advantages, term_clip, term_weights)
+    policy_loss = clipped_surrogate(log_ratio, advantages, term_clip, term_weights, cfg.trust_region)
 
     values = critic.value(params["value"], obs)
     value_error = jnp.square(values - batch["returns"])
