@@ -15,6 +15,7 @@ import envs
 from rljax import agents, evaluate
 from rljax.agents.dacer import NoiseScaleRegulator, NoiseScaleSettings, fit_gaussian_mixture, mixture_entropy
 from rljax.agents.sac.entropy import ActorSample
+from rljax.env import RewardScaling
 from rljax.policies import DiffusionHead
 
 
@@ -142,3 +143,20 @@ def test_dacer_learns_the_better_bump_of_the_unequal_bandit():
     assert not np.asarray(nonfinite).any()
     assert np.all(np.asarray(returns) >= 0.95), returns
     assert np.all(np.asarray(near_better) >= 0.9), near_better
+
+
+def test_normalised_rewards_make_dacer_learn_the_same_at_every_reward_scale():
+    """DACER inherits DSAC-T's reward normalisation: rewards x 0.01 and x 100 give learning the same numbers
+    (up to float rounding), so its actor, critic and alpha end the same."""
+    cfg = agents.dacer.Config(total_steps=400, num_envs=2, unroll_length=1, warmup_steps=200, batch_size=32,
+                              buffer_size=1_000, policy_hidden_sizes=(16,), critic_hidden_sizes=(16,),
+                              noise_scale=NoiseScaleSettings(update_period=10, entropy_samples=16))
+    cfg = cfg.replace(diffusion=cfg.diffusion.replace(num_steps=3))
+    assert cfg.normalize_rewards
+    train = jax.jit(agents.dacer.train, static_argnums=(0, 1))
+    small, large = (train(RewardScaling(envs.make("pendulum"), scale), cfg, jax.random.key(0))
+                    for scale in (0.01, 100.0))
+    np.testing.assert_allclose(float(large.state.reward_normalizer) * 1e4, float(small.state.reward_normalizer),
+                               rtol=1e-4)
+    chex.assert_trees_all_close(small.params, large.params, rtol=1e-3, atol=1e-5)
+    chex.assert_trees_all_close(small.state.entropy["log_alpha"], large.state.entropy["log_alpha"], atol=1e-5)
