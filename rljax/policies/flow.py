@@ -74,8 +74,7 @@ class FlowSettings(ConfigBase):
     noise_std: float = static(1.0, check=positive)
     """Std of the source noise x_1 and of the CFM pairs' eps (the untrained flow's action spread)."""
     ratio: str = static("action", check=one_of("action", "pair"))
-    """'action': log_likelihood averages the pairs' CFM losses (one ratio per action, FPO's default); 'pair': one
-    term per (t, eps) pair, ``[..., num_mc]``, so PPO clips each pair's ratio (the reference's other mode)."""
+    """'action': one ratio per action from the pairs' mean CFM loss (FPO's default); 'pair': one ratio per (t, eps) pair."""
     squash: str = static("none", check=one_of("none", "tanh"))
     """'tanh': the action is tanh of the flow's sample, in (-1, 1) (the FPO reference's rollouts); 'none': as is."""
 
