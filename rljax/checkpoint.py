@@ -51,9 +51,15 @@ host-local jax.Arrays there (some pytree nodes, such as brax's UInt64 counter, t
 leaves back into jax.Arrays, so the state's own tree cannot be kept)."""
 
 
+def _storable_leaf(x: Any) -> np.ndarray:
+    x = np.asarray(jax.random.key_data(x)) if _is_key(x) else np.asarray(x)
+    # orbax refuses zero-size arrays (MJX's contact fields of a contact-free model are [..., 0, ...]);
+    # they hold no data, so a scalar stands in and restore takes the shape and dtype from ``like``.
+    return np.zeros((), x.dtype) if x.size == 0 else x
+
+
 def _to_storable(tree: Any) -> Any:
-    return {"leaves": [np.asarray(jax.random.key_data(x)) if _is_key(x) else np.asarray(x)
-                       for x in jax.tree.leaves(tree)]}
+    return {"leaves": [_storable_leaf(x) for x in jax.tree.leaves(tree)]}
 
 
 def _to_storable_v1(tree: Any) -> Any:
@@ -217,6 +223,8 @@ def restore(path: str, like: T) -> T:
         raise CheckpointError(f"checkpoint {path} does not fit this run's training state "
                               f"(another Config or seed count?): {first}") from None
     restored = restored["leaves"] if version >= 2 else treedef.flatten_up_to(restored)
+    restored = [np.zeros(np.shape(x), np.asarray(r).dtype) if np.size(x) == 0 else r
+                for r, x in zip(restored, leaves)]
     return treedef.unflatten([jax.random.wrap_key_data(r, impl=jax.random.key_impl(x)) if _is_key(x) else r
                               for r, x in zip(restored, leaves)])
 

@@ -165,6 +165,20 @@ def test_damaged_checkpoint_is_named_and_resume_falls_back_to_the_previous_good_
     assert not [n for n in os.listdir(ckpts) if "tmp" in n]  # stale temporary folders are cleaned
 
 
+def test_zero_size_leaves_round_trip(tmp_path):
+    # MJX's contact fields of a contact-free model (playground's cartpoles) are [..., 0, ...]; orbax refuses them.
+    import jax
+    import jax.numpy as jnp
+    state = {"contacts": jnp.zeros((64, 0, 5), jnp.float32), "ids": np.zeros((3, 0), np.int32),
+             "x": jnp.arange(4.0), "key": jax.random.key(3)}
+    path = checkpoint.save(str(tmp_path), 7, state)
+    restored = checkpoint.restore(path, like=jax.tree.map(jnp.zeros_like, state))
+    assert restored["contacts"].shape == (64, 0, 5) and restored["contacts"].dtype == np.float32
+    assert restored["ids"].shape == (3, 0) and restored["ids"].dtype == np.int32
+    np.testing.assert_array_equal(restored["x"], np.arange(4.0))
+    np.testing.assert_array_equal(jax.random.key_data(restored["key"]), jax.random.key_data(state["key"]))
+
+
 def test_no_good_checkpoint_refuses_before_anything_compiles(tmp_path):
     ppo = experiment("ppo")
     run = ppo.main(["--total-steps", "4096", "--seeds", "1", "--chunks", "2", "--keep-checkpoints", "1",
@@ -188,6 +202,7 @@ def _errors():
         ("ppo", lambda run: ["--eval-every", "-1"], "eval-every=-1"),
         ("ppo", lambda run: ["--learning-rate", "-1"], "learning_rate"),
         ("ppo", lambda run: ["--sweep", "num-epochs=2,4"], "structural"),
+        ("ppo", lambda run: ["--sweep", "learning-rate=1e-4,1e-3", "--sweep", "gamma=0.9,0.99"], "more than once"),
         ("ppo", lambda run: ["--resume", run + "-missing"], "no such folder"),
         ("ppo", lambda run: ["--resume", os.path.dirname(run)], "not a run folder"),
         ("sac", lambda run: ["--resume", run], "trained rljax.agents.ppo"),

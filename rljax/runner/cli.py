@@ -62,6 +62,10 @@ def cli(agent: Agent, name: str, config_for_env: Callable[[str], Any], doc: str 
         except ValueError as e:
             console.print(f"[bold red]error:[/bold red] {e}", highlight=False)
             sys.exit(2)
+    if sum(a == "--sweep" or a.startswith("--sweep=") for a in argv) > 1:
+        # argparse keeps only the last occurrence, which would silently drop a field.
+        raise ValueError("--sweep is given more than once; name every field after one --sweep "
+                         "(--sweep learning-rate=1e-4,1e-3 gamma=0.9,0.99)")
     resume_dir = option_from_argv(argv, "--resume")
     saved = load_run(resume_dir) if resume_dir and "--help" not in argv and "-h" not in argv else None
     if saved and saved.agent != agent.__name__:
