@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import os
 
 import jax
@@ -30,6 +29,7 @@ import tyro
 
 import envs
 from rljax import agents, data, evaluate
+from rljax.runner.report import write_report
 
 
 @dataclasses.dataclass
@@ -115,14 +115,7 @@ def main(args: Args) -> dict:
     ax.set_title(f"{args.env}: PPO expert -> dataset ({dataset.size} pairs) -> BC -> DPPO", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    summary["figure"] = os.path.join(out_dir, "dppo_pipeline.png")
-    fig.savefig(summary["figure"], dpi=120)
-    plt.close(fig)
-    with open(os.path.join(out_dir, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    print(json.dumps(summary))
-    return summary
+    return write_report(fig, summary, out_dir, "dppo_pipeline.png")
 
 
 def parse_args(argv: list[str] | None = None) -> Args:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import os
 import time
 
@@ -33,6 +32,7 @@ import tyro
 
 import envs
 from rljax import agents, data, evaluate
+from rljax.runner.report import write_report
 
 DATASET_ENVS = 16  # data.collect's parallel envs: --dataset-steps must be a multiple
 
@@ -169,15 +169,8 @@ def main(args: Args) -> dict:
     bars.grid(alpha=0.3, axis="y")
     fig.suptitle(f"{args.env}: PPO expert -> dataset ({dataset.size} pairs) -> BC {args.policy} -> DSRL "
                  f"({args.dsrl_steps} env steps)", fontsize=10)
-    fig.tight_layout()
-    summary["figure"] = os.path.join(out_dir, "dsrl_pipeline.png")
-    fig.savefig(summary["figure"], dpi=120)
-    plt.close(fig)
     summary["run_dir"] = out_dir
-    with open(os.path.join(out_dir, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    print(json.dumps(summary))
-    return summary
+    return write_report(fig, summary, out_dir, "dsrl_pipeline.png")
 
 
 def parse_args(argv: list[str] | None = None) -> Args:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime
-import json
 import os
 import sys
 
@@ -30,6 +29,7 @@ import tyro
 import envs
 from rljax import agents, evaluate
 from rljax.runner import RunOptions, cli, run
+from rljax.runner.report import write_report
 
 BRAX_BACKEND = "spring"  # brax envs are compared on the backend the presets were tuned on
 
@@ -105,14 +105,7 @@ def compare(args: CompareArgs) -> dict:
     ax.set_title(f"{args.env}: FPO vs Gaussian PPO, same budget")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    summary["figure"] = os.path.join(out_dir, "fpo_vs_ppo.png")
-    fig.savefig(summary["figure"], dpi=120)
-    plt.close(fig)
-    with open(os.path.join(out_dir, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    print(json.dumps(summary))
-    return summary
+    return write_report(fig, summary, out_dir, "fpo_vs_ppo.png")
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import os
 
 import jax
@@ -29,6 +28,7 @@ import tyro
 
 import envs
 from rljax import agents, data
+from rljax.runner.report import write_report
 
 
 @dataclasses.dataclass
@@ -131,15 +131,8 @@ def main(args: Args) -> dict:
         ax.set_xlabel("action")
     fig.suptitle("action histograms: behaviour cloning on a 50/50 dataset (top), on-policy RL on the bandits, "
                  "off-policy RL on bandit/bimodal (bottom)", fontsize=9)
-    fig.tight_layout()
-    path = os.path.join(out_dir, "multimodal.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    summary = {"figure": path, "share_on_plus_side_per_seed": share, "seeds": args.seeds}
-    with open(os.path.join(out_dir, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    print(json.dumps(summary))
-    return summary
+    summary = {"share_on_plus_side_per_seed": share, "seeds": args.seeds}
+    return write_report(fig, summary, out_dir, "multimodal.png", dpi=110)
 
 
 if __name__ == "__main__":

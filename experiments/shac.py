@@ -47,6 +47,7 @@ from rljax.agents.ppo.presets import preset as ppo_preset
 from rljax.agents.shac.presets import preset
 from rljax.runner import RunOptions, cli, run
 from rljax.runner.cli import option_from_argv
+from rljax.runner.report import write_report
 
 ENV = "contact/push"
 TASKS = ("contact/push", "contact/arm_push")
@@ -163,14 +164,7 @@ def main(argv: list[str] | None = None) -> dict:
     ax.set_title(f"{task}: SHAC vs APG" + (" vs PPO" if "ppo" in curves else ""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    summary["figure"] = os.path.join(out_dir, "shac_vs_apg_vs_ppo.png")
-    fig.savefig(summary["figure"], dpi=120)
-    plt.close(fig)
-    with open(os.path.join(out_dir, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    print(json.dumps(summary))
-    return summary
+    return write_report(fig, summary, out_dir, "shac_vs_apg_vs_ppo.png")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import os
 import time
 
@@ -28,6 +27,7 @@ import optax
 import tyro
 
 import envs
+from rljax.runner.report import write_report
 
 
 @dataclasses.dataclass
@@ -133,14 +133,7 @@ def main(argv: list[str] | None = None) -> dict:
     axes[3].legend(fontsize=8)
     for ax in axes:
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    summary["figure"] = os.path.join(out_dir, "trajopt.png")
-    fig.savefig(summary["figure"], dpi=110)
-    plt.close(fig)
-    with open(os.path.join(out_dir, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    print(json.dumps(summary))
-    return summary
+    return write_report(fig, summary, out_dir, "trajopt.png", dpi=110)
 
 
 if __name__ == "__main__":
