@@ -74,3 +74,21 @@ def test_ppo_and_fpo_run_on_a_playground_task():
         result = jax.jit(module.train, static_argnums=0)(env, cfg, jax.random.key(0))
         returns = np.asarray(result.metrics["episode_return"])
         assert np.isfinite(returns[-1]) and 0.0 < returns[-1] <= 50.0, returns
+
+
+def test_a_playground_training_state_checkpoints_and_restores(tmp_path):
+    """MJX's contact arrays of the contact-free cartpole are zero-size; the runner's checkpoints must hold them."""
+    from rljax import checkpoint
+
+    env = envs.make("playground/CartpoleBalance")
+    cfg = agents.ppo.Config(num_envs=4, unroll_length=8)
+    state = agents.ppo.init(env, cfg, jax.random.key(0))
+    assert any(np.size(x) == 0 for x in jax.tree.leaves(state))
+    path = checkpoint.save(str(tmp_path), 1, state)
+    restored = checkpoint.restore(path, like=state)
+    def raw(x):
+        return jax.random.key_data(x) if jnp.issubdtype(getattr(x, "dtype", None), jax.dtypes.prng_key) else x
+
+    for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(restored)):
+        assert np.shape(a) == np.shape(b)
+        np.testing.assert_array_equal(np.asarray(raw(a)), np.asarray(raw(b)))
