@@ -12,12 +12,11 @@ PRESETS: dict[str, Config] = {
                            max_grad_norm=1.0, desync_episodes=False),
     # The same on the jointed arm (experiments/shac.py --task contact/arm_push) but from a small
     # initial policy: with push's init_scale 1.0 the closed loop through the arm made gradient
-    # norms of 1e5-1e7 (open-loop action gradients over 32 steps: 2-14). Discount 0.95: at 0.99 the
-    # bootstrap gamma^32 V (about -32 of a window's -44 per env) outweighed the window's rewards, through
-    # a critic fit on 256 transitions a window; at 0.95 it is about -1.3 of -6.6. 4 seeds at 65k steps,
-    # best smoothed training return / final eval: 0.9 -31.4 / -42.5, 0.95 -29.0 / -37.1, 0.99 -36.8 / -63.1.
+    # norms of 1e5-1e7 (open-loop action gradients over 32 steps: 2-14). Discount 0.95 (the bootstrap
+    # gamma^32 V is about -1.3 of a window's -6.6 per env; at 0.99 about -32 of -44) was tried and not
+    # adopted: 4 seeds at 131k, final eval -44.7 against 0.99's -45.9, neither reaching PPO's -29.5.
     "contact/arm_push": Config(total_steps=131_072, num_envs=8, horizon=32, learning_rate=3e-3, init_scale=0.1,
-                               max_grad_norm=1.0, desync_episodes=False, discount=0.95),
+                               max_grad_norm=1.0, desync_episodes=False),
     # Gradients through pendulum's pure-JAX dynamics (tests/test_shac.py). Rewards
     # scaled by 0.1 keep the value's targets (about -50 at gamma 0.99) in a range
     # a fresh critic fits within a few windows; actor lr 1e-2 learned nothing.
