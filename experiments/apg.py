@@ -32,7 +32,6 @@ import datetime
 import json
 import os
 import shutil
-import sys
 
 import numpy as np
 import tyro
@@ -42,6 +41,7 @@ from rljax import agents
 from rljax.agents.apg.presets import ENV_KWARGS, preset
 from rljax.agents.ppo.presets import preset as ppo_preset
 from rljax.runner import RunOptions, cli, env_from_argv, run
+from rljax.runner.cli import command_line
 
 ENV = "contact/push"
 # The README's figure: written only with --docs-copy.
@@ -93,7 +93,11 @@ def _final(ret: np.ndarray, window: int = 3) -> float:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    argv = sys.argv[1:] if argv is None else argv
+    """Run the command line ``argv`` (default ``sys.argv[1:]``; from there, mistakes print as one line)."""
+    return command_line(_main, argv)
+
+
+def _main(argv: list[str]) -> dict:
     if "--env" in argv:
         # A preset tuned on one brax backend gets it unless --backend says otherwise.
         env_kwargs = ENV_KWARGS.get(env_from_argv(argv, ENV), {})

@@ -20,7 +20,6 @@ import csv
 import dataclasses
 import datetime
 import os
-import sys
 
 import jax
 import numpy as np
@@ -29,6 +28,7 @@ import tyro
 import envs
 from rljax import agents, evaluate
 from rljax.runner import RunOptions, cli, run
+from rljax.runner.cli import command_line
 from rljax.runner.report import write_report
 
 BRAX_BACKEND = "spring"  # brax envs are compared on the backend the presets were tuned on
@@ -109,7 +109,11 @@ def compare(args: CompareArgs) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    argv = sys.argv[1:] if argv is None else argv
+    """Run the command line ``argv`` (default ``sys.argv[1:]``; from there, mistakes print as one line)."""
+    return command_line(_main, argv)
+
+
+def _main(argv: list[str]) -> dict:
     if argv[:1] == ["compare"]:
         return compare(tyro.cli(CompareArgs, args=argv[1:], description=__doc__))
     return cli(agents.fpo, "fpo", agents.fpo.presets.preset, __doc__, default_env="pendulum", argv=argv)

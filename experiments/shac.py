@@ -34,7 +34,6 @@ import dataclasses
 import datetime
 import json
 import os
-import sys
 from typing import Literal
 
 import numpy as np
@@ -46,7 +45,7 @@ from rljax.agents.apg.presets import preset as apg_preset
 from rljax.agents.ppo.presets import preset as ppo_preset
 from rljax.agents.shac.presets import preset
 from rljax.runner import RunOptions, cli, run
-from rljax.runner.cli import option_from_argv
+from rljax.runner.cli import command_line, option_from_argv
 from rljax.runner.report import write_report
 
 ENV = "contact/push"
@@ -113,7 +112,11 @@ def steps_to_reach(steps: np.ndarray, ret: np.ndarray, target: float) -> float |
 
 
 def main(argv: list[str] | None = None) -> dict:
-    argv = sys.argv[1:] if argv is None else argv
+    """Run the command line ``argv`` (default ``sys.argv[1:]``; from there, mistakes print as one line)."""
+    return command_line(_main, argv)
+
+
+def _main(argv: list[str]) -> dict:
     if "--env" in argv:
         return cli(agents.shac, "shac", preset, __doc__, default_env=ENV, argv=argv)
     task = option_from_argv(argv, "--task", ENV) or ENV

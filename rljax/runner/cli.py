@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Callable, Optional, TypeVar
 
 from rljax import distributed
 from rljax.runner.resume import load_run
@@ -20,6 +20,8 @@ from rljax.runner.run import RunOptions, console, run
 from rljax.runner.stop import RunInterrupted
 from rljax.runner.sweep import parse_sweep
 from rljax.training import Agent
+
+T = TypeVar("T")
 
 
 def option_from_argv(argv: list[str], flag: str, default: str | None = None) -> str | None:
@@ -42,6 +44,18 @@ def _sweep_items(sweep: dict[str, list[float]]) -> tuple[str, ...]:
     return tuple(f"{field}={','.join(repr(v) for v in values)}" for field, values in sweep.items())
 
 
+def command_line(main: Callable[[list[str]], T], argv: list[str] | None = None) -> T:
+    """``main(argv)``; with ``argv`` None, ``main(sys.argv[1:])`` as a command line: its mistakes
+    (``ValueError``) print as one ``error:`` line, not a traceback, and exit with code 2."""
+    if argv is not None:
+        return main(argv)
+    try:
+        return main(sys.argv[1:])
+    except ValueError as e:
+        console.print(f"[bold red]error:[/bold red] {e}", highlight=False)
+        sys.exit(2)
+
+
 def cli(agent: Agent, name: str, config_for_env: Callable[[str], Any], doc: str | None,
         default_env: str, argv: list[str] | None = None) -> dict[str, Any]:
     """Parse ``argv`` (default ``sys.argv[1:]``) and run. The Config defaults are
@@ -56,12 +70,8 @@ def cli(agent: Agent, name: str, config_for_env: Callable[[str], Any], doc: str 
 
     import envs
 
-    if argv is None:  # a command line: its mistakes print as one line, not a traceback
-        try:
-            return cli(agent, name, config_for_env, doc, default_env, sys.argv[1:])
-        except ValueError as e:
-            console.print(f"[bold red]error:[/bold red] {e}", highlight=False)
-            sys.exit(2)
+    if argv is None:
+        return command_line(lambda args: cli(agent, name, config_for_env, doc, default_env, args))
     if sum(a == "--sweep" or a.startswith("--sweep=") for a in argv) > 1:
         # argparse keeps only the last occurrence, which would silently drop a field.
         raise ValueError("--sweep is given more than once; name every field after one --sweep "
