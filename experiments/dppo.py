@@ -29,6 +29,7 @@ import tyro
 
 import envs
 from rljax import agents, data, evaluate
+from rljax.runner.cli import command_line
 from rljax.runner.report import write_report
 
 
@@ -124,4 +125,4 @@ def parse_args(argv: list[str] | None = None) -> Args:
 
 
 if __name__ == "__main__":
-    main(parse_args())
+    command_line(lambda argv: main(parse_args(argv)))

@@ -32,6 +32,7 @@ import tyro
 
 import envs
 from rljax import agents, data, evaluate
+from rljax.runner.cli import command_line
 from rljax.runner.report import write_report
 
 DATASET_ENVS = 16  # data.collect's parallel envs: --dataset-steps must be a multiple
@@ -179,4 +180,4 @@ def parse_args(argv: list[str] | None = None) -> Args:
 
 
 if __name__ == "__main__":
-    main(parse_args())
+    command_line(lambda argv: main(parse_args(argv)))

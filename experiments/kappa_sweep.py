@@ -30,6 +30,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from rljax import contact  # noqa: E402
+from rljax.runner.cli import command_line  # noqa: E402
 
 G = 9.81
 
@@ -97,4 +98,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args, description=__doc__))
+    command_line(lambda argv: main(tyro.cli(Args, args=argv, description=__doc__)))

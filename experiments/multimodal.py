@@ -28,6 +28,7 @@ import tyro
 
 import envs
 from rljax import agents, data
+from rljax.runner.cli import command_line
 from rljax.runner.report import write_report
 
 
@@ -136,4 +137,4 @@ def main(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args, description=__doc__))
+    command_line(lambda argv: main(tyro.cli(Args, args=argv, description=__doc__)))

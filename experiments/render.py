@@ -24,6 +24,7 @@ import tyro
 
 from rljax import checkpoint
 from rljax.config import ConfigBase
+from rljax.runner.cli import command_line
 
 
 @dataclasses.dataclass
@@ -107,4 +108,4 @@ def parse_args(argv: list[str] | None = None) -> Args:
 
 
 if __name__ == "__main__":
-    main(parse_args())
+    command_line(lambda argv: main(parse_args(argv)))

@@ -37,7 +37,7 @@ import optax
 import tyro
 
 from rljax import contact
-
+from rljax.runner.cli import command_line
 
 SOURCES = ("rljax", "mujoco")
 
@@ -160,6 +160,8 @@ def check_args(args: Args) -> None:
     if len(args.mujoco_solimp) != 3 or not 0 < args.mujoco_solimp[0] <= args.mujoco_solimp[1] < 1:
         raise ValueError(f"Args.mujoco_solimp must be (dmin, dmax, width) with 0 < dmin <= dmax < 1, "
                          f"got {args.mujoco_solimp!r}")
+    if not args.noise_mm or not all(np.isfinite(n) and n >= 0 for n in args.noise_mm):
+        raise ValueError(f"Args.noise_mm must be one or more finite stds >= 0 (mm), got {tuple(args.noise_mm)!r}")
     if args.orientation_mm_per_rad < 0:
         raise ValueError(f"Args.orientation_mm_per_rad must be >= 0, got {args.orientation_mm_per_rad!r}")
 
@@ -492,4 +494,4 @@ def run_mujoco(args: Args) -> dict:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args, description=__doc__))
+    command_line(lambda argv: main(tyro.cli(Args, args=argv, description=__doc__)))

@@ -27,6 +27,7 @@ import optax
 import tyro
 
 import envs
+from rljax.runner.cli import command_line
 from rljax.runner.report import write_report
 
 
@@ -137,4 +138,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    command_line(main)

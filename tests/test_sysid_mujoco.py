@@ -79,6 +79,8 @@ def test_bad_source_is_a_clear_error(capsys):
     assert "bullet" in err and "mujoco" in err and "rljax" in err
     with pytest.raises(ValueError, match="Args.mujoco_substeps"):
         sysid.check_args(sysid.Args(source="mujoco", mujoco_substeps=0))
+    with pytest.raises(ValueError, match="Args.noise_mm"):
+        sysid.check_args(sysid.Args(noise_mm=(1.0, -1.0)))
 
 
 @pytest.mark.slow
