@@ -58,6 +58,13 @@ def _storable_leaf(x: Any) -> np.ndarray:
     return np.zeros((), x.dtype) if x.size == 0 else x
 
 
+def _restored_leaf(stored: Any, like: Any) -> Any:
+    """The inverse of :func:`_storable_leaf`, given the leaf ``like`` it was saved from."""
+    if np.size(like) == 0:
+        stored = np.zeros(np.shape(like), np.asarray(stored).dtype)
+    return jax.random.wrap_key_data(stored, impl=jax.random.key_impl(like)) if _is_key(like) else stored
+
+
 def _to_storable(tree: Any) -> Any:
     return {"leaves": [_storable_leaf(x) for x in jax.tree.leaves(tree)]}
 
@@ -223,10 +230,7 @@ def restore(path: str, like: T) -> T:
         raise CheckpointError(f"checkpoint {path} does not fit this run's training state "
                               f"(another Config or seed count?): {first}") from None
     restored = restored["leaves"] if version >= 2 else treedef.flatten_up_to(restored)
-    restored = [np.zeros(np.shape(x), np.asarray(r).dtype) if np.size(x) == 0 else r
-                for r, x in zip(restored, leaves)]
-    return treedef.unflatten([jax.random.wrap_key_data(r, impl=jax.random.key_impl(x)) if _is_key(x) else r
-                              for r, x in zip(restored, leaves)])
+    return treedef.unflatten([_restored_leaf(r, x) for r, x in zip(restored, leaves)])
 
 
 def newest_good(directory: str, on_skip: Callable[[str], None] = lambda message: None) -> str | None:
