@@ -31,7 +31,6 @@ import dataclasses
 import datetime
 import json
 import os
-import shutil
 
 import numpy as np
 import tyro
@@ -42,6 +41,7 @@ from rljax.agents.apg.presets import ENV_KWARGS, preset
 from rljax.agents.ppo.presets import preset as ppo_preset
 from rljax.runner import RunOptions, cli, env_from_argv, run
 from rljax.runner.cli import command_line
+from rljax.runner.report import write_report
 
 ENV = "contact/push"
 # The README's figure: written only with --docs-copy.
@@ -161,18 +161,8 @@ def _main(argv: list[str]) -> dict:
     ax.set_title(f"{ENV}: APG vs PPO")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
     path, *copies = figure_paths(out_dir, args.docs_copy)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    summary["figure"] = path
-    for copy in copies:
-        shutil.copyfile(path, copy)
-        summary["figure_copy"] = copy
-    with open(os.path.join(out_dir, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    print(json.dumps(summary))
-    return summary
+    return write_report(fig, summary, out_dir, os.path.basename(path), copy_to=copies)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ def _read_run(run_dir: str, backend: str | None) -> _Run:
     from rljax.runner.resume import load_run
     from rljax.runner.sweep import expand
 
-    saved = load_run(run_dir)
+    saved = load_run(run_dir, option="RUN_DIR")
     ckpt = checkpoint.newest_good(saved.checkpoint_dir, on_skip=lambda m: print(f"{m}; trying the previous one"))
     if ckpt is None:
         raise ValueError(f"{run_dir!r} has no checkpoint under checkpoints/ (was it run with --no-checkpoints?)")

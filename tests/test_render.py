@@ -153,7 +153,7 @@ def test_frames_from_the_url_render_in_headless_chromium(replays, tmp_path):
 
 def test_render_script_errors_before_compiling(tmp_path):
     script = experiment("render")
-    with pytest.raises(ValueError, match="no such folder"):
+    with pytest.raises(ValueError, match="^RUN_DIR .*missing: no such folder"):
         script.main(script.parse_args([str(tmp_path / "missing")]))
     with pytest.raises(ValueError, match="has no config.json"):
         script.main(script.parse_args([str(tmp_path)]))

@@ -91,3 +91,22 @@ def test_chunk_iterator_counts_updates_and_compiles_once_per_size():
     assert chunks[-1].metrics["env_steps"].shape == (2, 1)
     assert float(chunks[-1].metrics["env_steps"][0, 0]) == 13 * 256
     assert int(np.asarray(chunks[-1].state.update_index)[0]) == 13
+
+
+def test_write_report_saves_figure_copies_and_summary(tmp_path):
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rljax.runner.report import write_report
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    copy = tmp_path / "copy.png"
+    summary = write_report(fig, {"return": 1.5}, str(tmp_path), "figure.png", copy_to=[str(copy)])
+    assert summary["figure"] == str(tmp_path / "figure.png") and summary["figure_copy"] == str(copy)
+    assert (tmp_path / "figure.png").read_bytes() == copy.read_bytes() and copy.stat().st_size > 0
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary

@@ -45,13 +45,14 @@ class SavedRun:
         return os.path.join(self.run_dir, "checkpoints")
 
 
-def load_run(run_dir: str) -> SavedRun:
-    """Read ``run_dir/config.json``; ``ValueError`` naming the problem when it is not a run folder."""
+def load_run(run_dir: str, option: str = "--resume") -> SavedRun:
+    """Read ``run_dir/config.json``; ``ValueError`` naming the problem, and the command-line ``option``
+    that gave the folder, when it is not a run folder."""
     if not os.path.isdir(run_dir):
-        raise ValueError(f"--resume {run_dir}: no such folder")
+        raise ValueError(f"{option} {run_dir}: no such folder")
     path = os.path.join(run_dir, "config.json")
     if not os.path.exists(path):
-        raise ValueError(f"--resume {run_dir}: not a run folder (it has no config.json); give the folder a run "
+        raise ValueError(f"{option} {run_dir}: not a run folder (it has no config.json); give the folder a run "
                          f"wrote, e.g. runs/ppo/cartpole-<time>")
     try:
         with open(path) as f:
@@ -60,7 +61,7 @@ def load_run(run_dir: str) -> SavedRun:
                         backend=saved.get("backend"), config=saved["config"], sweep=saved.get("sweep") or {},
                         options=saved.get("options") or {})
     except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"--resume {run_dir}: {path} is damaged ({type(e).__name__}: {e})") from None
+        raise ValueError(f"{option} {run_dir}: {path} is damaged ({type(e).__name__}: {e})") from None
 
 
 def _flat(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
