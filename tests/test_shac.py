@@ -196,3 +196,30 @@ def test_the_comparison_takes_each_agents_preset_for_its_task(tmp_path):
     with pytest.raises(SystemExit, match="--task 'contact/hop'"):
         shac.main(["--task", "contact/hop", "--run-root", str(tmp_path)])
     assert not os.listdir(tmp_path)  # nothing made for a bad task
+
+
+def test_annealed_learning_rates_decay_to_zero_over_the_run():
+    # Adam on a constant gradient moves a parameter by its learning rate each step, so over the run's
+    # steps a linear decay to 0 covers half the distance of the constant rate, for the actor (one step per
+    # update) and the critic (critic_epochs * critic_minibatches steps per update) alike.
+    from rljax.agents.apg.train import _optimizer
+    from rljax.agents.shac.train import _critic_optimizer
+
+    cfg = agents.shac.Config(total_steps=2048, num_envs=8, horizon=32, critic_epochs=2, critic_minibatches=4)
+
+    def distance(optimizer, steps):
+        params = jnp.zeros(())
+
+        def step(carry, _):
+            params, opt_state = carry
+            updates, opt_state = optimizer.update(jnp.ones(()), opt_state, params)
+            return (params + updates, opt_state), None
+
+        return -float(jax.lax.scan(step, (params, optimizer.init(params)), None, length=steps)[0][0])
+
+    for make, rate, steps in ((_optimizer, cfg.learning_rate, cfg.num_updates),
+                              (_critic_optimizer, cfg.critic_learning_rate, cfg.num_updates * 8)):
+        constant = distance(make(cfg), steps)
+        annealed = distance(make(cfg.replace(anneal_learning_rate=True)), steps)
+        np.testing.assert_allclose(constant, rate * steps, rtol=1e-3)
+        np.testing.assert_allclose(annealed, rate * (steps + 1) / 2, rtol=1e-3)

@@ -55,6 +55,8 @@ class Config(ConfigBase):
 
     learning_rate: float = leaf(1e-3, check=positive)
     """Adam learning rate."""
+    anneal_learning_rate: bool = static(False, check=one_of(True, False))
+    """Decay the learning rate(s) linearly to 0 over the run (SHAC's reference does)."""
     max_grad_norm: float = leaf(1.0, check=positive)
     """Global gradient-norm clip."""
     reward_scale: float = leaf(1.0, check=positive)

@@ -55,8 +55,16 @@ def _act(env: Env, cfg: Config, params: Any, stats: running_stats.RunningStats, 
     return jnp.tanh(_network(env, cfg).apply(params, _normalizer(cfg, stats)(obs)))
 
 
+def learning_rate(cfg: Config, rate: jax.Array | float, steps_per_update: int = 1) -> optax.ScalarOrSchedule:
+    """``rate``, or with ``cfg.anneal_learning_rate`` a linear decay from it to 0 over the run's
+    ``num_updates * steps_per_update`` optimizer steps."""
+    if cfg.anneal_learning_rate:
+        return optax.linear_schedule(rate, 0.0, cfg.num_updates * steps_per_update)
+    return rate
+
+
 def _optimizer(cfg: Config) -> optax.GradientTransformation:
-    return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(cfg.learning_rate))
+    return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(learning_rate(cfg, cfg.learning_rate)))
 
 
 def _training_env(env: Env, cfg: Config, axis_name: str | None = None) -> Env:

@@ -28,7 +28,7 @@ from flax import struct
 from rljax import parallel, running_stats
 # The policy side (its network, params and observation statistics) is APG's.
 from rljax.agents.apg.train import (_act, _normalizer, _optimizer, _training_env, guarded_step, init_policy_state,
-                                    make_policy, policy_params)
+                                    learning_rate, make_policy, policy_params)
 from rljax.agents.shac.config import Config
 from rljax.env import Env, State
 from rljax.nets import MLP
@@ -58,7 +58,8 @@ def value(cfg: Config, critic_params: Any, stats: running_stats.RunningStats, ob
 
 
 def _critic_optimizer(cfg: Config) -> optax.GradientTransformation:
-    return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(cfg.critic_learning_rate))
+    rate = learning_rate(cfg, cfg.critic_learning_rate, cfg.critic_epochs * cfg.critic_minibatches)
+    return optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(rate))
 
 
 def init(env: Env, cfg: Config, key: jax.Array, *, axis_name: str | None = None) -> TrainState:
