@@ -9,12 +9,13 @@ fraction-to-boundary steps and backtracking on the residual norm, inside one
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from functools import lru_cache, partial
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import Array, lax
+from jax import Array, custom_batching, lax
 
 from rljax.contact import small_ops
 from rljax.contact.newton import (
@@ -36,6 +37,13 @@ FRACTION_TO_BOUNDARY = 0.95
 MAX_BACKTRACK = 8
 INIT_MU = 1e-3  # initial complementarity (impulse x metres)
 INIT_MIN_GAP = 1e-2  # floor of the initial gap slack [m]
+# Under vmap, once at most this fraction of the worlds is unconverged they are
+# gathered and finished as a batch of their own, and so on down the tuple (see
+# ``interior_point``).
+STRAGGLER_FRACTIONS = (1 / 4, 1 / 4)
+# A smaller straggler batch is not split off: at a few worlds per batch the cost of an
+# iteration hardly depends on the batch, and each split compiles the loop body again.
+MIN_STRAGGLER_BATCH = 4
 
 
 class Options(NamedTuple):
@@ -235,106 +243,196 @@ class _Carry(NamedTuple):
     ok: Array
 
 
-def interior_point(problem: Problem, kappa: Array, w0: Array, opts: Options):
-    """Mehrotra predictor-corrector from ``w0`` towards ``residual(w; kappa) = 0``.
+def _converged(eq: Array, comp: Array, kappa: Array, opts: Options) -> Array:
+    return (eq <= opts.tol) & (comp <= opts.comp_rtol * kappa)
 
-    Returns ``(w, iterations, eq_residual, comp_violation, converged)``. A step that
-    produces non-finite numbers is rejected and ends the loop unconverged, so the
-    last finite iterate is returned.
-    """
+
+def _start(problem: Problem, maps: Any, kappa: Array, w0: Array, opts: Options) -> _Carry:
+    raw0 = residual(problem, w0, 0.0, maps)
+    eq0, comp0 = _measure(raw0, problem, kappa)
+    return _Carry(w0, raw0, jnp.zeros((), jnp.int32), eq0, comp0, _converged(eq0, comp0, kappa, opts),
+                  jnp.ones((), bool))
+
+
+def _active(carry: _Carry, opts: Options) -> Array:
+    return ~carry.done & (carry.it < opts.max_iter)
+
+
+def _finish(carry: _Carry, kappa: Array, opts: Options):
+    ok = (carry.ok & _converged(carry.eq, carry.comp, kappa, opts) & jnp.isfinite(carry.eq)
+          & jnp.isfinite(carry.comp))
+    return carry.w, carry.it, carry.eq, carry.comp, ok
+
+
+def _iterate(problem: Problem, maps: Any, kappa: Array, carry: _Carry, opts: Options) -> _Carry:
+    """One predictor-corrector Newton iteration with backtracking (``maps``: ``joint_maps(problem)``)."""
     n, c = sizes(problem)
     joint = has_joints(problem)
-    kappa = jnp.asarray(kappa, w0.dtype)
-    # The joint maps depend on the current pose only: once per step, not per iterate.
-    maps = joint_maps(problem) if joint else None
     raw_fn = lambda w: residual(problem, w, 0.0, maps)  # noqa: E731
 
     def limits(w):
         return split_joint(problem, w)[1] if joint else None
 
-    def converged(eq, comp):
-        return (eq <= opts.tol) & (comp <= opts.comp_rtol * kappa)
+    w, raw = carry.w, carry.raw
+    _, z = split(problem, w)
+    lim = limits(w)
+    blocks = factor(problem, w, maps)
+    # Predictor: aim straight at zero complementarity.
+    dw_a = newton_step(problem, blocks, raw)
+    _, dz_a = split(problem, dw_a)
+    dl_a = limits(dw_a)
+    a_aff = jnp.minimum(1.0, max_step(z, dz_a, lim, dl_a))
+    mu = duality(z, lim)
+    mu_aff = duality(z + a_aff * dz_a, None if lim is None else lim + a_aff * dl_a)
+    sigma = jnp.clip((mu_aff / jnp.maximum(mu, 1e-300)) ** 3, 0.0, 1.0)
+    target = jnp.maximum(sigma * mu, kappa)
+    r_full = _at_target(raw, problem, target)
+    merit0 = jnp.linalg.norm(r_full)
+    # Corrector: second-order term only while following the path; once the
+    # target is kappa itself it would bias the fixed point, so plain Newton.
+    use_corr = (sigma * mu > kappa).astype(w.dtype)
+    corr = jnp.concatenate([
+        (dz_a[:, 0] * dz_a[:, 1])[:, None],
+        jnp.sum(dz_a[:, 2:5] * dz_a[:, 5:8], -1)[:, None],
+        dz_a[:, 2:3] * dz_a[:, 6:8] + dz_a[:, 5:6] * dz_a[:, 3:5],
+    ], -1)
+    corr = jnp.concatenate([jnp.zeros((6 * n,), w.dtype),
+                            jnp.concatenate([jnp.zeros((c, 4), w.dtype), corr], -1).reshape(-1)])
+    if joint:
+        rows, _ = joint_sizes(problem)
+        corr_l = jnp.stack([jnp.zeros_like(dl_a[:, 0]), dl_a[:, 0] * dl_a[:, 1]], -1)
+        corr = jnp.concatenate([corr, jnp.zeros((rows,), w.dtype), corr_l.reshape(-1)])
+    dw_c = newton_step(problem, blocks, r_full + use_corr * corr)
 
-    def body(carry: _Carry) -> _Carry:
-        w, raw = carry.w, carry.raw
-        _, z = split(problem, w)
-        lim = limits(w)
-        blocks = factor(problem, w, maps)
-        # Predictor: aim straight at zero complementarity.
-        dw_a = newton_step(problem, blocks, raw)
-        _, dz_a = split(problem, dw_a)
-        dl_a = limits(dw_a)
-        a_aff = jnp.minimum(1.0, max_step(z, dz_a, lim, dl_a))
-        mu = duality(z, lim)
-        mu_aff = duality(z + a_aff * dz_a, None if lim is None else lim + a_aff * dl_a)
-        sigma = jnp.clip((mu_aff / jnp.maximum(mu, 1e-300)) ** 3, 0.0, 1.0)
-        target = jnp.maximum(sigma * mu, kappa)
-        r_full = _at_target(raw, problem, target)
-        merit0 = jnp.linalg.norm(r_full)
-        # Corrector: second-order term only while following the path; once the
-        # target is kappa itself it would bias the fixed point, so plain Newton.
-        use_corr = (sigma * mu > kappa).astype(w.dtype)
-        corr = jnp.concatenate([
-            (dz_a[:, 0] * dz_a[:, 1])[:, None],
-            jnp.sum(dz_a[:, 2:5] * dz_a[:, 5:8], -1)[:, None],
-            dz_a[:, 2:3] * dz_a[:, 6:8] + dz_a[:, 5:6] * dz_a[:, 3:5],
-        ], -1)
-        corr = jnp.concatenate([jnp.zeros((6 * n,), w.dtype),
-                                jnp.concatenate([jnp.zeros((c, 4), w.dtype), corr], -1).reshape(-1)])
-        if joint:
-            rows, _ = joint_sizes(problem)
-            corr_l = jnp.stack([jnp.zeros_like(dl_a[:, 0]), dl_a[:, 0] * dl_a[:, 1]], -1)
-            corr = jnp.concatenate([corr, jnp.zeros((rows,), w.dtype), corr_l.reshape(-1)])
-        dw_c = newton_step(problem, blocks, r_full + use_corr * corr)
+    def merit(r):
+        m = jnp.linalg.norm(_at_target(r, problem, target))
+        return jnp.where(jnp.isfinite(m), m, jnp.inf)
 
-        def merit(r):
-            m = jnp.linalg.norm(_at_target(r, problem, target))
-            return jnp.where(jnp.isfinite(m), m, jnp.inf)
+    def step_len(dw):
+        return jnp.minimum(1.0, FRACTION_TO_BOUNDARY * max_step(z, split(problem, dw)[1], lim, limits(dw)))
 
-        def step_len(dw):
-            return jnp.minimum(1.0, FRACTION_TO_BOUNDARY * max_step(z, split(problem, dw)[1], lim, limits(dw)))
+    alpha = step_len(dw_c)
+    raw1 = raw_fn(w + alpha * dw_c)
+    m1 = merit(raw1)
+    take_c = m1 <= (1.0 - 1e-4 * alpha) * merit0
 
-        alpha = step_len(dw_c)
-        raw1 = raw_fn(w + alpha * dw_c)
-        m1 = merit(raw1)
-        take_c = m1 <= (1.0 - 1e-4 * alpha) * merit0
+    # Armijo backtracking on the residual norm at the current target. The
+    # corrected direction need not reduce it; plain Newton on the centred
+    # residual does (directional derivative -|r|^2), so the first rejection
+    # switches to that direction at its full step, later ones halve the step.
+    # Under vmap this loop runs only while some world still rejects, so the
+    # fallback solve costs nothing in the usual case where all accept.
+    def bt_cond(st):
+        a, k, _, m, _, _ = st
+        return (k < MAX_BACKTRACK) & ~(m <= (1.0 - 1e-4 * a) * merit0)
 
-        # Armijo backtracking on the residual norm at the current target. The
-        # corrected direction need not reduce it; plain Newton on the centred
-        # residual does (directional derivative -|r|^2), so the first rejection
-        # switches to that direction at its full step, later ones halve the step.
-        # Under vmap this loop runs only while some world still rejects, so the
-        # fallback solve costs nothing in the usual case where all accept.
-        def bt_cond(st):
-            a, k, _, m, _, _ = st
-            return (k < MAX_BACKTRACK) & ~(m <= (1.0 - 1e-4 * a) * merit0)
+    def bt_body(st):
+        a, k, _, _, dw, on_newton = st
+        dw_n = newton_step(problem, blocks, r_full)
+        a_n = step_len(dw_n)
+        a = jnp.where(on_newton, 0.5 * a, a_n)
+        dw = jnp.where(on_newton, dw, dw_n)
+        r = raw_fn(w + a * dw)
+        return a, jnp.where(on_newton, k + 1, k), r, merit(r), dw, jnp.ones((), bool)
 
-        def bt_body(st):
-            a, k, _, _, dw, on_newton = st
-            dw_n = newton_step(problem, blocks, r_full)
-            a_n = step_len(dw_n)
-            a = jnp.where(on_newton, 0.5 * a, a_n)
-            dw = jnp.where(on_newton, dw, dw_n)
-            r = raw_fn(w + a * dw)
-            return a, jnp.where(on_newton, k + 1, k), r, merit(r), dw, jnp.ones((), bool)
+    # Without the corrector term the corrected direction is plain Newton already.
+    bt0 = (alpha, jnp.zeros((), jnp.int32), raw1, m1, dw_c, use_corr == 0)
+    alpha, _, raw1, _, dw, _ = lax.while_loop(bt_cond, bt_body, bt0)
+    if opts.debug:
+        jax.debug.print(
+            "it {i} mu {mu:.2e} sigma {sg:.2e} corr {tc} alpha {a:.2e} merit {m0:.2e} eq {e:.2e} comp {cp:.2e}",
+            i=carry.it, mu=mu, sg=sigma, tc=take_c, a=alpha, m0=merit0, e=carry.eq, cp=carry.comp)
+    w_new = w + alpha * dw
+    finite = jnp.all(jnp.isfinite(w_new)) & jnp.all(jnp.isfinite(raw1))
+    w_new = jnp.where(finite, w_new, w)
+    raw1 = jnp.where(finite, raw1, raw)
+    eq, comp = _measure(raw1, problem, kappa)
+    return _Carry(w_new, raw1, carry.it + 1, eq, comp, _converged(eq, comp, kappa, opts) | ~finite, finite)
 
-        # Without the corrector term the corrected direction is plain Newton already.
-        bt0 = (alpha, jnp.zeros((), jnp.int32), raw1, m1, dw_c, use_corr == 0)
-        alpha, _, raw1, _, dw, _ = lax.while_loop(bt_cond, bt_body, bt0)
-        if opts.debug:
-            jax.debug.print(
-                "it {i} mu {mu:.2e} sigma {sg:.2e} corr {tc} alpha {a:.2e} merit {m0:.2e} eq {e:.2e} comp {cp:.2e}",
-                i=carry.it, mu=mu, sg=sigma, tc=take_c, a=alpha, m0=merit0, e=carry.eq, cp=carry.comp)
-        w_new = w + alpha * dw
-        finite = jnp.all(jnp.isfinite(w_new)) & jnp.all(jnp.isfinite(raw1))
-        w_new = jnp.where(finite, w_new, w)
-        raw1 = jnp.where(finite, raw1, raw)
-        eq, comp = _measure(raw1, problem, kappa)
-        return _Carry(w_new, raw1, carry.it + 1, eq, comp, converged(eq, comp) | ~finite, finite)
 
-    raw0 = raw_fn(w0)
-    eq0, comp0 = _measure(raw0, problem, kappa)
-    init = _Carry(w0, raw0, jnp.zeros((), jnp.int32), eq0, comp0, converged(eq0, comp0), jnp.ones((), bool))
-    out = lax.while_loop(lambda s: ~s.done & (s.it < opts.max_iter), body, init)
-    ok = out.ok & converged(out.eq, out.comp) & jnp.isfinite(out.eq) & jnp.isfinite(out.comp)
-    return out.w, out.it, out.eq, out.comp, ok
+def _solve_one(problem: Problem, kappa: Array, w0: Array, opts: Options):
+    maps = joint_maps(problem) if has_joints(problem) else None
+    carry = _start(problem, maps, kappa, w0, opts)
+    out = lax.while_loop(lambda s: _active(s, opts), lambda s: _iterate(problem, maps, kappa, s, opts), carry)
+    return _finish(out, kappa, opts)
+
+
+def _solve_batch(problem: Problem, kappa: Array, w0: Array, axes: tuple, opts: Options):
+    """``_solve_one`` vmapped over ``axes`` (``(problem, kappa, w0)``'s in_axes: 0 or None per
+    leaf; ``w0`` batched), with stragglers compacted.
+
+    A vmapped ``while_loop`` runs every world until the slowest has converged. Here the
+    batch of B iterates together only while more than ``B * STRAGGLER_FRACTIONS[0]``
+    worlds are unconverged; those are then gathered into a batch of that size, which
+    does the same with the next fraction, and so on while the straggler batch has at
+    least ``MIN_STRAGGLER_BATCH`` worlds. Every world takes its own iterations, so the
+    result is ``vmap(_solve_one)``'s up to round-off (each batch size compiles apart). Unbatched leaves (a world
+    shared by the batch) stay unbatched.
+    """
+    p_axes, k_axes, _ = axes
+    if not has_joints(problem):
+        maps, m_axes = None, None
+    elif any(ax == 0 for ax in jax.tree.leaves(p_axes)):
+        maps, m_axes = jax.vmap(joint_maps, in_axes=(p_axes,))(problem), 0
+    else:
+        maps, m_axes = joint_maps(problem), None
+    in_axes = (p_axes, m_axes, k_axes)
+    carry = jax.vmap(partial(_start, opts=opts), in_axes=in_axes + (0,))(problem, maps, kappa, w0)
+    iterate = jax.vmap(partial(_iterate, opts=opts), in_axes=in_axes + (0,))
+    active = jax.vmap(partial(_active, opts=opts))
+
+    def masked_iterate(args, c):
+        new = iterate(*args, c)
+        keep = active(c)
+        return jax.tree.map(lambda a, b: jnp.where(keep.reshape(keep.shape + (1,) * (a.ndim - 1)), a, b), new, c)
+
+    def run(args, carry, fractions):
+        # Iterate the batch while more than its share ``fractions[0]`` is unconverged, then
+        # finish that share as a batch of its own (with the remaining fractions).
+        batch = carry.w.shape[0]
+        few = int(batch * fractions[0]) if fractions else batch
+        if not MIN_STRAGGLER_BATCH <= few < batch:
+            return lax.while_loop(lambda c: jnp.any(active(c)), partial(masked_iterate, args), carry)
+        carry = lax.while_loop(lambda c: jnp.sum(active(c)) > few, partial(masked_iterate, args), carry)
+
+        def finish_stragglers(carry):
+            idx = lax.top_k(active(carry).astype(jnp.int32), few)[1]
+            take = lambda x: x[idx]  # noqa: E731
+            rest_args = jax.tree.map(lambda ax, x: jax.tree.map(take, x) if ax == 0 else x, in_axes, args,
+                                     is_leaf=lambda x: x is None)
+            rest = run(rest_args, jax.tree.map(take, carry), fractions[1:])
+            return jax.tree.map(lambda x, r: x.at[idx].set(r), carry, rest)
+
+        return lax.cond(jnp.any(active(carry)), finish_stragglers, lambda c: c, carry)
+
+    carry = run((problem, maps, kappa), carry, STRAGGLER_FRACTIONS)
+    return jax.vmap(partial(_finish, opts=opts), in_axes=(0, k_axes))(carry, kappa)
+
+
+@lru_cache(maxsize=None)
+def _solver(opts: Options) -> Callable:
+    @custom_batching.custom_vmap
+    def solve(problem: Problem, kappa: Array, w0: Array):
+        return _solve_one(problem, kappa, w0, opts)
+
+    @solve.def_vmap
+    def solve_batched(batch: int, in_batched, problem: Problem, kappa: Array, w0: Array):
+        axes = jax.tree.map(lambda b: 0 if b else None, tuple(in_batched))
+        if axes[2] is None:  # one start for the whole batch
+            w0 = jnp.broadcast_to(w0, (batch,) + w0.shape)
+        return _solve_batch(problem, kappa, w0, axes, opts), (True,) * 5
+
+    return solve
+
+
+def interior_point(problem: Problem, kappa: Array, w0: Array, opts: Options):
+    """Mehrotra predictor-corrector from ``w0`` towards ``residual(w; kappa) = 0``.
+
+    Returns ``(w, iterations, eq_residual, comp_violation, converged)``. A step that
+    produces non-finite numbers is rejected and ends the loop unconverged, so the
+    last finite iterate is returned. Under ``vmap`` the worlds still iterating once
+    all but a few have converged are finished as a smaller batch of their own
+    (``_solve_batch``, ``STRAGGLER_FRACTIONS``), so the batch does not pay its slowest
+    world's iterations in full; the results are a plain ``vmap``'s up to round-off.
+    """
+    return _solver(opts)(problem, jnp.asarray(kappa, w0.dtype), w0)

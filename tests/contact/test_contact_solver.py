@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -302,3 +303,49 @@ def test_non_convergence_is_reported_not_nan():
     assert not bool(st.solver.converged)
     assert int(st.solver.iterations) == 2
     assert np.all(np.isfinite(np.asarray(st.pos)))
+
+
+@pytest.mark.parametrize("max_iter", [50, 7], ids=["converging", "some-capped"])
+def test_batched_solve_finishes_stragglers_apart_and_equals_a_plain_vmap(max_iter, monkeypatch):
+    # 64 worlds under vmap: once at most 16 are unconverged they are gathered into a batch of
+    # 16, and the last 4 of those into a batch of 4 (STRAGGLER_FRACTIONS). Each world must
+    # still take its own iterations and land on its own solution, as in a plain vmapped
+    # while_loop (STRAGGLER_FRACTIONS = ()), also when some stop at max_iter unconverged.
+    # Only round-off differs (XLA compiles each batch size apart). A single unbatched solve
+    # differs at round-off too, and a stalling step amplifies it: world 35's step 10 takes
+    # 38 iterations in either batch, 50 alone.
+    world = mixed_world()
+    base = mixed_state(world)
+    vels = jax.random.uniform(jax.random.key(3), (64, 3, 3), minval=-3.0, maxval=3.0)
+    run = lambda v: contact.rollout(world, base.replace(vel=v), steps=25, max_iter=max_iter)  # noqa: E731
+    assert solver.STRAGGLER_FRACTIONS == (1 / 4, 1 / 4) and solver.MIN_STRAGGLER_BATCH == 4
+    compacted = jax.jit(jax.vmap(run))(vels)
+    monkeypatch.setattr(solver, "STRAGGLER_FRACTIONS", ())
+    plain = jax.jit(jax.vmap(run))(vels)
+    it = np.asarray(compacted.solver.iterations)  # [world, step]
+    if max_iter == 50:
+        # The last compaction has work to do: at some step the slowest world iterates past the 5th slowest.
+        ranked = np.sort(it, axis=0)
+        assert np.any(ranked[-1] > ranked[-5])
+    else:
+        converged = np.asarray(compacted.solver.converged)
+        assert 0.1 < converged.mean() < 0.99 and it.max() == 7, (converged.mean(), it.max())
+    np.testing.assert_array_equal(it, np.asarray(plain.solver.iterations))
+    chex.assert_trees_all_close(compacted, plain, rtol=1e-9, atol=1e-10)  # the solver tolerance
+
+
+def test_batched_solve_keeps_ift_gradients_and_nests():
+    # Gradients through a vmapped rollout (custom_vjp over the batched solve) are each world's
+    # own, and a vmap over seeds of a vmap over worlds (the training layout) batches both.
+    world = slide_world()
+    base = world.init_state(pos=[[0.0, 0.0, 0.26]], ang_vel=[[0.0, 0.0, 1.0]])
+    vx = jnp.linspace(0.2, 3.0, 16)
+
+    def final_x(v):
+        return contact.rollout(world, base.replace(vel=jnp.array([[v, 0.5, -1.0]])), steps=20).pos[-1, 0, 0]
+
+    grads = jax.jit(jax.vmap(jax.grad(final_x)))(vx)
+    single = jax.jit(jax.grad(final_x))
+    chex.assert_trees_all_close(grads, jnp.stack([single(v) for v in vx]), rtol=1e-10, atol=1e-12)
+    nested = jax.jit(jax.vmap(jax.vmap(final_x)))(vx.reshape(2, 8))
+    chex.assert_trees_all_close(nested.reshape(-1), jax.jit(jax.vmap(final_x))(vx), rtol=1e-12, atol=1e-14)
