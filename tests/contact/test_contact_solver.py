@@ -305,7 +305,7 @@ def test_non_convergence_is_reported_not_nan():
     assert np.all(np.isfinite(np.asarray(st.pos)))
 
 
-@pytest.mark.parametrize("max_iter", [50, 7], ids=["converging", "some-capped"])
+@pytest.mark.parametrize("max_iter", [50, pytest.param(7, marks=pytest.mark.slow)], ids=["converging", "some-capped"])
 def test_batched_solve_finishes_stragglers_apart_and_equals_a_plain_vmap(max_iter, monkeypatch):
     # 64 worlds under vmap: once at most 16 are unconverged they are gathered into a batch of
     # 16, and the last 4 of those into a batch of 4 (STRAGGLER_FRACTIONS). Each world must
