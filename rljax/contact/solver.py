@@ -351,6 +351,7 @@ def _iterate(problem: Problem, maps: Any, kappa: Array, carry: _Carry, opts: Opt
 
 
 def _solve_one(problem: Problem, kappa: Array, w0: Array, opts: Options):
+    # The joint maps depend on the current pose only: once per step, not per iterate.
     maps = joint_maps(problem) if has_joints(problem) else None
     carry = _start(problem, maps, kappa, w0, opts)
     out = lax.while_loop(lambda s: _active(s, opts), lambda s: _iterate(problem, maps, kappa, s, opts), carry)
@@ -366,8 +367,8 @@ def _solve_batch(problem: Problem, kappa: Array, w0: Array, axes: tuple, opts: O
     worlds are unconverged; those are then gathered into a batch of that size, which
     does the same with the next fraction, and so on while the straggler batch has at
     least ``MIN_STRAGGLER_BATCH`` worlds. Every world takes its own iterations, so the
-    result is ``vmap(_solve_one)``'s up to round-off (each batch size compiles apart). Unbatched leaves (a world
-    shared by the batch) stay unbatched.
+    result is ``vmap(_solve_one)``'s up to round-off (each batch size compiles apart).
+    Unbatched leaves (a world shared by the batch) stay unbatched.
     """
     p_axes, k_axes, _ = axes
     if not has_joints(problem):
