@@ -103,7 +103,8 @@ def _main(argv: list[str]) -> dict:
         env_kwargs = ENV_KWARGS.get(env_from_argv(argv, ENV), {})
         if "backend" in env_kwargs and "--backend" not in argv:
             argv = [*argv, "--backend", env_kwargs["backend"]]
-        return cli(agents.apg, "apg", preset, __doc__, default_env=ENV, argv=argv)
+        return cli(agents.apg, "apg", preset, __doc__, default_env=ENV, argv=argv,
+                   env_kwargs_for_env=lambda name: ENV_KWARGS.get(name, {}))
     args = tyro.cli(Args, args=argv, description=__doc__)
     out_dir = os.path.join(args.run_root, "apg_vs_ppo", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
     os.makedirs(out_dir, exist_ok=False)

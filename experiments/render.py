@@ -69,7 +69,7 @@ def _read_run(run_dir: str, backend: str | None) -> _Run:
     except ImportError as e:
         raise ValueError(f"{run_dir}/config.json: agent module {saved.agent!r} cannot be imported: {e}") from e
     backend = backend or saved.backend
-    env = envs.make(saved.env, **({"backend": backend} if backend else {}))
+    env = envs.make(saved.env, **({"backend": backend} if backend else {}), **saved.env_kwargs)
     seeds, seed = int(saved.options.get("seeds", 1)), int(saved.options.get("seed", 0))
     base = agent.Config.from_dict(saved.config)
     configs, _ = expand(base, saved.sweep)

@@ -8,6 +8,7 @@ differentiable env.
     python experiments/shac.py --reuse-ppo runs/apg_vs_ppo/<time>/ppo-...   # PPO from an earlier run
     python experiments/shac.py --ppo-target -12.2       # no PPO: reach this return (README's PPO eval)
     python experiments/shac.py --env pendulum --seeds 4  # SHAC alone (its preset; --help after --env)
+    python experiments/shac.py --env contact/hopper      # SHAC alone on the hopper (posture reward, see below)
 
 Trains SHAC (short-horizon actor-critic: APG's differentiable windows
 bootstrapped by a learned value), APG and PPO on the same task with
@@ -24,7 +25,11 @@ instead of training it again.
 With ``--env``, the script trains SHAC alone on that env from its preset
 (rljax/agents/shac/presets.py) through ``rljax.runner``: every Config field
 and run option is a flag, and the run folder gets metrics.csv, curves and a
-summary with the final deterministic evaluation.
+summary with the final deterministic evaluation. A preset's env keyword
+arguments (``ENV_KWARGS`` in the presets: ``contact/hopper`` gets
+``posture_reward=0.5``, a smooth term the analytic gradient can climb) are
+passed to ``envs.make`` and recorded in config.json, so ``--resume`` and
+``experiments/render.py`` rebuild the same env; returns then include that term.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ import envs
 from rljax import agents
 from rljax.agents.apg.presets import preset as apg_preset
 from rljax.agents.ppo.presets import preset as ppo_preset
-from rljax.agents.shac.presets import preset
+from rljax.agents.shac.presets import ENV_KWARGS, preset
 from rljax.runner import RunOptions, cli, run
 from rljax.runner.cli import command_line, option_from_argv
 from rljax.runner.report import write_report
@@ -118,7 +123,8 @@ def main(argv: list[str] | None = None) -> dict:
 
 def _main(argv: list[str]) -> dict:
     if "--env" in argv:
-        return cli(agents.shac, "shac", preset, __doc__, default_env=ENV, argv=argv)
+        return cli(agents.shac, "shac", preset, __doc__, default_env=ENV, argv=argv,
+                   env_kwargs_for_env=lambda name: ENV_KWARGS.get(name, {}))
     task = option_from_argv(argv, "--task", ENV) or ENV
     if task not in TASKS:
         raise SystemExit(f"error: --task {task!r}: expected one of {', '.join(TASKS)}")

@@ -29,7 +29,8 @@ def test_registered_and_bad_kwargs_rejected():
     for kw in [{"friction": 0.0}, {"torso_length": -1.0}, {"thigh_length": 0.05}, {"shin_length": math.nan},
                {"foot_length": 0.0}, {"radius": 0.0}, {"masses": (1.0, 1.0, 1.0)}, {"masses": (1.0, 1.0, -1.0, 1.0)},
                {"max_torque": math.inf}, {"joint_damping": -0.1}, {"dt": 0.0}, {"healthy_reward": -1.0},
-               {"ctrl_cost": math.nan}, {"min_height": 5.0}, {"max_pitch": 0.0}, {"reset_noise": 0.7},
+               {"ctrl_cost": math.nan}, {"posture_reward": -0.5}, {"min_height": 5.0}, {"max_pitch": 0.0},
+               {"reset_noise": 0.7},
                {"kappa": 0.0}, {"grad_kappa": -1.0}, {"max_iter": 0}, {"warm_start": 1}]:
         with pytest.raises(ValueError, match=list(kw)[0]):
             envs.make("contact/hopper", **kw)
@@ -63,6 +64,30 @@ def test_reset_stands_upright_on_the_ground():
     # The noisy reset starts every joint inside its limits and the hopper healthy.
     noisy = env.reset(jax.random.key(1))
     assert float(noisy.done) == 0.0 and np.all(np.abs(np.asarray(noisy.obs)[1:5]) <= env.reset_noise + 1e-6)
+
+
+def test_posture_reward_is_one_upright_and_zero_at_the_edge_of_termination():
+    # Computed on hand-made poses (no solver step): the smooth term SHAC and APG get gradients from.
+    plain, shaped = envs.make("contact/hopper"), envs.make("contact/hopper", posture_reward=0.5)
+    action = jnp.array([0.2, -0.4, 0.0])
+    before = plain.reset(jax.random.key(0)).pipeline_state
+
+    def reward(env, z, pitch, vx=0.7):
+        pos, quat = env.pose(jnp.zeros(()), jnp.asarray(z), jnp.array([pitch, 0.0, 0.0, 0.0]))
+        vel = jnp.zeros((4, 3)).at[TORSO, 0].set(vx)
+        after = dict(before, bodies=before["bodies"]._replace(pos=pos, quat=quat, vel=vel))
+        return float(env._reward(before, after, action))
+
+    h0, base = plain.standing_height, 0.7 + 0.5 - plain.ctrl_cost * 0.2
+    for z, pitch in [(h0, 0.0), (h0 - 0.2, 0.5), (h0 + 0.3, -0.9)]:
+        np.testing.assert_allclose(reward(plain, z, pitch), base, atol=1e-6)  # off by default: Gym's reward
+    np.testing.assert_allclose(reward(shaped, h0, 0.0), base + 0.5, atol=1e-6)
+    np.testing.assert_allclose(reward(shaped, h0 + 0.3, 0.0), base + 0.5, atol=1e-6)  # no penalty in the air
+    np.testing.assert_allclose(reward(shaped, h0, plain.max_pitch), base, atol=1e-5)
+    np.testing.assert_allclose(reward(shaped, h0, -plain.max_pitch), base, atol=1e-5)
+    np.testing.assert_allclose(reward(shaped, plain.min_height, 0.0), base, atol=1e-5)
+    np.testing.assert_allclose(reward(shaped, 0.5 * (h0 + plain.min_height), 0.5),
+                               base + 0.5 * (1 - 0.25 - 0.25), atol=1e-5)
 
 
 @functools.lru_cache(maxsize=None)

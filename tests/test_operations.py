@@ -307,3 +307,51 @@ def test_periodic_evaluation_lands_in_csv_and_curve_and_render_writes_the_replay
     assert evaluated == [16, 32]
     assert all(np.isfinite(float(rows[u - 1]["eval_return"])) for u in evaluated)
     assert json.load(open(os.path.join(summary["run_dir"], "summary.json")))["eval_return_mean"] > 0
+
+
+# ---------------------------------------------------------------- env keyword arguments
+
+def test_preset_env_kwargs_are_recorded_and_a_resume_keeps_them(tmp_path):
+    # A preset's envs.make kwargs (SHAC's hopper posture reward, say) go into config.json; a resume
+    # rebuilds the same env from there, and a different env is refused by name.
+    from rljax import agents
+    from rljax.agents.ppo.presets import preset
+    from rljax.runner import cli
+    from rljax.runner.resume import differences, load_run
+
+    def ppo(argv, kwargs):
+        return cli(agents.ppo, "ppo", preset, None, default_env="pendulum", argv=argv,
+                   env_kwargs_for_env=lambda name: kwargs if name == "pendulum" else {})
+
+    common = ["--seeds", "1", "--eval-episodes", "1", "--num-envs", "4", "--unroll-length", "16"]
+    run = ppo(["--total-steps", "128", "--chunks", "1", *common, "--run-root", str(tmp_path)],
+              {"max_torque": 1.5, "backend": "ignored"})["run_dir"]
+    saved = load_run(run)
+    assert saved.env_kwargs == {"max_torque": 1.5}  # backend is --backend's, never an env kwarg here
+    # The resume takes the run's own kwargs, whatever the preset says now.
+    resumed = ppo(["--resume", run, "--total-steps", "256"], {"max_torque": 9.0})
+    assert resumed["run_dir"] == run and load_run(run).env_kwargs == {"max_torque": 1.5}
+    now = dict(agent_name=saved.agent, env_name=saved.env, backend=None, config=saved.config, sweep={},
+               options=saved.options)
+    assert differences(saved, env_kwargs={"max_torque": 1.5}, **now) == []
+    assert differences(saved, env_kwargs={}, **now) == ["env_kwargs: {'max_torque': 1.5} -> {}"]
+    # Folders written before env kwargs were recorded read as none.
+    with open(os.path.join(run, "config.json")) as f:
+        record = json.load(f)
+    del record["env_kwargs"]
+    with open(os.path.join(run, "config.json"), "w") as f:
+        json.dump(record, f)
+    assert load_run(run).env_kwargs == {}
+
+
+def test_env_kwargs_that_config_json_cannot_hold_are_refused_before_a_run_folder(tmp_path):
+    import envs
+    from rljax import agents
+    from rljax.runner import RunOptions, run
+
+    for kwargs, message in [({"backend": "spring"}, "run\\(..., backend=...\\)"),
+                            ({"max_torque": object()}, "must be JSON-able")]:
+        with pytest.raises(ValueError, match=message):
+            run(agents.ppo, envs.make("pendulum"), agents.ppo.Config(), RunOptions(run_root=str(tmp_path)),
+                env_name="pendulum", env_kwargs=kwargs)
+    assert not os.listdir(tmp_path)

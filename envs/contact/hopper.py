@@ -54,6 +54,13 @@ class Hopper(ContactEnv):
     x displacement over the step / dt) ``+ healthy_reward`` (a constant per step;
     0.5, half Gym's, so that moving forward weighs more against standing still:
     surviving 200 steps is worth 100, 1 m/s for as long 200) ``- ctrl_cost |a|^2``.
+    ``posture_reward`` (default 0: the reward above, Gym's) adds
+    ``posture_reward * (1 - (pitch / max_pitch)^2 - (min(z - h0, 0) / (h0 - min_height))^2)``
+    per step (``z`` the torso height, ``h0`` its standing height): 1 upright at
+    full height, 0 or less at the edge of termination. It is smooth, so it gives
+    analytic-gradient agents (APG, SHAC) a gradient away from falling, which the
+    constant healthy bonus and the termination itself never do (SHAC's hopper
+    rewards carry the same kind of term).
     Terminates when unhealthy: torso height below ``min_height`` or
     ``|pitch| > max_pitch``. Time limit ``default_episode_length`` = 200 steps
     (6 s at dt 0.03). With zero action the hinges only damp: the hopper folds
@@ -73,14 +80,14 @@ class Hopper(ContactEnv):
                  shin_length: float = 0.4, foot_length: float = 0.3, radius: float = 0.05,
                  masses: tuple = (3.0, 2.0, 1.5, 1.0), max_torque: float = 15.0, joint_damping: float = 1.0,
                  dt: float = 0.03, healthy_reward: float = 0.5, ctrl_cost: float = 1e-3, min_height: float = 0.6,
-                 max_pitch: float = 1.0, reset_noise: float = 0.05, kappa: float = 1e-4,
+                 max_pitch: float = 1.0, reset_noise: float = 0.05, posture_reward: float = 0.0, kappa: float = 1e-4,
                  grad_kappa: float | None = None, max_iter: int = 50, warm_start: bool = False):
         super().__init__(kappa, grad_kappa, max_iter, warm_start)
         check_positive(self.name, friction=friction, torso_length=torso_length, thigh_length=thigh_length,
                        shin_length=shin_length, foot_length=foot_length, radius=radius, max_torque=max_torque,
                        dt=dt, min_height=min_height, max_pitch=max_pitch)
         for field, v in (("joint_damping", joint_damping), ("healthy_reward", healthy_reward),
-                         ("ctrl_cost", ctrl_cost), ("reset_noise", reset_noise)):
+                         ("ctrl_cost", ctrl_cost), ("reset_noise", reset_noise), ("posture_reward", posture_reward)):
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise ValueError(f"env {self.name!r}: {field}={v!r} must be a finite number >= 0")
         if not (isinstance(masses, (tuple, list)) and len(masses) == 4
@@ -99,6 +106,7 @@ class Hopper(ContactEnv):
         self.foot_length, self.radius = float(foot_length), float(radius)
         self.max_torque, self.ctrl_cost, self.healthy_reward = float(max_torque), float(ctrl_cost), float(healthy_reward)
         self.min_height, self.max_pitch, self.reset_noise = float(min_height), float(max_pitch), float(reset_noise)
+        self.posture_reward = float(posture_reward)
         self.standing_height = self.radius + sum(self.lengths[1:]) + 0.5 * self.lengths[0]
         if not self.min_height < self.standing_height:
             raise ValueError(f"env {self.name!r}: min_height={min_height!r} must be below the standing torso "
@@ -196,8 +204,14 @@ class Hopper(ContactEnv):
                                 b.ang_vel[TORSO, 1:2], rates]).astype(jnp.float32)
 
     def _reward(self, before, after, action):
-        forward = after["bodies"].vel[TORSO, 0]  # the torso's x displacement over the step / dt
-        return forward + self.healthy_reward - self.ctrl_cost * jnp.sum(action * action)
+        b = after["bodies"]
+        forward = b.vel[TORSO, 0]  # the torso's x displacement over the step / dt
+        reward = forward + self.healthy_reward - self.ctrl_cost * jnp.sum(action * action)
+        if not self.posture_reward:
+            return reward
+        tilt = _wrap(self.pitches(b)[TORSO]) / self.max_pitch
+        sag = jnp.minimum(b.pos[TORSO, 2] - self.standing_height, 0.0) / (self.standing_height - self.min_height)
+        return reward + self.posture_reward * (1.0 - tilt * tilt - sag * sag)
 
     def _terminated(self, pipeline):
         b = pipeline["bodies"]

@@ -57,10 +57,14 @@ def command_line(main: Callable[[list[str]], T], argv: list[str] | None = None) 
 
 
 def cli(agent: Agent, name: str, config_for_env: Callable[[str], Any], doc: str | None,
-        default_env: str, argv: list[str] | None = None) -> dict[str, Any]:
+        default_env: str, argv: list[str] | None = None,
+        env_kwargs_for_env: Callable[[str], dict[str, Any]] | None = None) -> dict[str, Any]:
     """Parse ``argv`` (default ``sys.argv[1:]``) and run. The Config defaults are
     ``config_for_env(env)`` (an env's tuned preset); with ``--resume RUN_DIR``, every default is
     the resumed run's own (its config.json), so flags name only what changes.
+
+    ``env_kwargs_for_env(env)``: keyword arguments for ``envs.make`` that the preset was tuned with
+    (``backend`` aside, which ``--backend`` sets), recorded in config.json; a resume uses the run's own.
 
     A run stopped by SIGTERM/SIGINT exits with code 128 + the signal's number after its message.
     Errors in the command line raise ``ValueError`` (given ``argv``) or, from a shell, print as one
@@ -71,7 +75,8 @@ def cli(agent: Agent, name: str, config_for_env: Callable[[str], Any], doc: str 
     import envs
 
     if argv is None:
-        return command_line(lambda args: cli(agent, name, config_for_env, doc, default_env, args))
+        return command_line(lambda args: cli(agent, name, config_for_env, doc, default_env, args,
+                                             env_kwargs_for_env))
     if sum(a == "--sweep" or a.startswith("--sweep=") for a in argv) > 1:
         # argparse keeps only the last occurrence, which would silently drop a field.
         raise ValueError("--sweep is given more than once; name every field after one --sweep "
@@ -109,9 +114,17 @@ def cli(agent: Agent, name: str, config_for_env: Callable[[str], Any], doc: str 
     # Joining the other hosts must come before any JAX computation, and making an env may compute.
     distributed.initialize(args.run.coordinator, args.run.num_processes, args.run.process_id,
                            announce=lambda line: console.print(line, highlight=False))
-    env = envs.make(args.env, **({"backend": args.backend} if args.backend else {}))
+    if saved:
+        env_kwargs = dict(saved.env_kwargs)
+    else:
+        env_kwargs = {k: v for k, v in (env_kwargs_for_env(args.env) if env_kwargs_for_env else {}).items()
+                      if k != "backend"}
+    if env_kwargs:
+        console.print(f"env {args.env!r} with {env_kwargs}", highlight=False)
+    env = envs.make(args.env, **({"backend": args.backend} if args.backend else {}), **env_kwargs)
     try:
-        return run(agent, env, args.config, args.run, env_name=args.env, sweep=sweep, backend=args.backend)
+        return run(agent, env, args.config, args.run, env_name=args.env, sweep=sweep, backend=args.backend,
+                   env_kwargs=env_kwargs)
     except RunInterrupted as stopped:
         console.print(f"[bold yellow]{stopped}")
         sys.exit(stopped.exit_code)

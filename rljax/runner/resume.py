@@ -6,7 +6,7 @@ change what is learned up to the checkpoint may differ from the saved
 (:data:`SAFE_OPTIONS`). Anything else is refused with the fields named.
 
     saved = load_run("runs/ppo/cartpole-20261130-120000")
-    check_resumable(saved, agent_name="rljax.agents.ppo", env_name="cartpole", backend=None,
+    check_resumable(saved, agent_name="rljax.agents.ppo", env_name="cartpole", backend=None, env_kwargs={},
                     config=cfg.to_dict(), sweep={}, options=dataclasses.asdict(options))
 """
 
@@ -39,6 +39,8 @@ class SavedRun:
     config: dict[str, Any]
     sweep: dict[str, list[float]]
     options: dict[str, Any]
+    env_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Keyword arguments ``envs.make`` got besides ``backend`` (a preset's, e.g. reward shaping)."""
 
     @property
     def checkpoint_dir(self) -> str:
@@ -59,7 +61,7 @@ def load_run(run_dir: str, option: str = "--resume") -> SavedRun:
             saved = json.load(f)
         return SavedRun(run_dir=os.path.normpath(run_dir), agent=saved["agent"], env=saved["env"],
                         backend=saved.get("backend"), config=saved["config"], sweep=saved.get("sweep") or {},
-                        options=saved.get("options") or {})
+                        options=saved.get("options") or {}, env_kwargs=dict(saved.get("env_kwargs") or {}))
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{option} {run_dir}: {path} is damaged ({type(e).__name__}: {e})") from None
 
@@ -79,11 +81,14 @@ def _plain(value: Any) -> Any:
 
 
 def differences(saved: SavedRun, *, agent_name: str, env_name: str, backend: str | None, config: Mapping[str, Any],
-                sweep: Mapping[str, Any], options: Mapping[str, Any]) -> list[str]:
+                sweep: Mapping[str, Any], options: Mapping[str, Any],
+                env_kwargs: Mapping[str, Any] | None = None) -> list[str]:
     """``"field: saved -> now"`` for everything a resume may not change."""
     out = []
     for name, was, now in (("agent", saved.agent, agent_name), ("env", saved.env, env_name),
-                           ("backend", saved.backend, backend), ("sweep", _plain(saved.sweep), _plain(dict(sweep)))):
+                           ("backend", saved.backend, backend),
+                           ("env_kwargs", _plain(saved.env_kwargs), _plain(dict(env_kwargs or {}))),
+                           ("sweep", _plain(saved.sweep), _plain(dict(sweep)))):
         if was != now:
             out.append(f"{name}: {was!r} -> {now!r}")
     before, after = _flat(saved.config), _flat(_plain(dict(config)))

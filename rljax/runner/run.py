@@ -108,6 +108,19 @@ def _check_options(options: RunOptions) -> None:
             raise ValueError(f"{name.replace('_', '-')}={getattr(options, name)}: must be >= {low}")
 
 
+def _check_env_kwargs(env_kwargs: Mapping[str, Any] | None) -> None:
+    """config.json must be able to hold them, and ``backend`` has its own field."""
+    if not env_kwargs:
+        return
+    if "backend" in env_kwargs:
+        raise ValueError("env_kwargs: pass the brax backend as run(..., backend=...), not among env_kwargs")
+    try:
+        json.dumps(dict(env_kwargs))
+    except TypeError as e:
+        raise ValueError(f"env_kwargs={dict(env_kwargs)!r}: must be JSON-able to be recorded in config.json "
+                         f"({e})") from None
+
+
 def _first_nonfinite_update(metrics: dict[str, np.ndarray]) -> int | None:
     """Index within the chunk of the first update any run flagged non-finite, or None."""
     flags = np.asarray(metrics.get("nonfinite", np.zeros((1, 1))))
@@ -134,17 +147,20 @@ def _value(x: float, spec: str) -> str:
 
 
 def run(agent: Agent, env: Env, cfg: Any, options: RunOptions, env_name: str = "env",
-        sweep: Mapping[str, Sequence[float]] | None = None, backend: str | None = None) -> dict[str, Any]:
+        sweep: Mapping[str, Sequence[float]] | None = None, backend: str | None = None,
+        env_kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Train ``options.seeds`` seeds of ``agent`` on ``env`` (for every combination of ``sweep``
     values) as one program; returns a summary dict (also written to ``summary.json``).
 
-    ``env_name`` and ``backend`` are recorded in ``config.json`` (what
+    ``env_name``, ``backend`` and ``env_kwargs`` (the other keyword arguments
+    ``env`` was made with, JSON-able) are recorded in ``config.json`` (what
     ``--resume`` and ``experiments/render.py`` rebuild the env from). Raises
     :class:`rljax.runner.stop.RunInterrupted` after checkpointing when a
     SIGTERM or SIGINT arrives.
     """
     check_agent(agent)
     _check_options(options)
+    _check_env_kwargs(env_kwargs)
     distributed.initialize(options.coordinator, options.num_processes, options.process_id)
     primary = distributed.is_primary()
     out = console if primary else Console(quiet=True)  # process 0 speaks and writes for the run
@@ -163,7 +179,8 @@ def run(agent: Agent, env: Env, cfg: Any, options: RunOptions, env_name: str = "
     if options.resume:
         saved = resume.load_run(options.resume)
         resume.check_resumable(saved, agent_name=agent.__name__, env_name=env_name, backend=backend,
-                               config=cfg.to_dict(), sweep=sweep, options=dataclasses.asdict(options))
+                               env_kwargs=env_kwargs, config=cfg.to_dict(), sweep=sweep,
+                               options=dataclasses.asdict(options))
         if not primary:  # process 0 first: it renames damaged checkpoints
             distributed.barrier("rljax_resume_checked")
         resume_from = resume.newest_good_checkpoint(saved, report=lambda line: out.print(f"[yellow]{line}"))
@@ -183,8 +200,8 @@ def run(agent: Agent, env: Env, cfg: Any, options: RunOptions, env_name: str = "
         run_dir = distributed.broadcast_text(_new_run_dir(options, env_name) if primary else None)
     agent_name = agent.__name__.split(".")[-1]
     recorded_options = {k: v for k, v in dataclasses.asdict(options).items() if k not in LAUNCH_OPTIONS}
-    record = {"agent": agent.__name__, "env": env_name, "backend": backend, "config": cfg.to_dict(), "sweep": sweep,
-              "options": recorded_options}
+    record = {"agent": agent.__name__, "env": env_name, "backend": backend, "env_kwargs": dict(env_kwargs or {}),
+              "config": cfg.to_dict(), "sweep": sweep, "options": recorded_options}
     if primary:
         _write_json(os.path.join(run_dir, "config.json"), record)
     what = f"{options.seeds} seeds" + (f" x {len(groups)} values of {', '.join(sweep)}" if sweep else "")
