@@ -60,7 +60,7 @@ class RunOptions:
     name: str = "run"
     """The run's name (its folder under run-root)."""
     checkpoints: bool = True
-    """Save a checkpoint of the full training state after every chunk."""
+    """Save a checkpoint of the full training state after every chunk (a SIGTERM/SIGINT stop saves one anyway)."""
     keep_checkpoints: int = 2
     """Newest checkpoints kept (off-policy ones include the replay buffer)."""
     eval_every: int = 0
