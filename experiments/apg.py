@@ -39,7 +39,7 @@ import envs
 from rljax import agents
 from rljax.agents.apg.presets import ENV_KWARGS, preset
 from rljax.agents.ppo.presets import preset as ppo_preset
-from rljax.runner import RunOptions, cli, env_from_argv, run
+from rljax.runner import RunOptions, cli, run
 from rljax.runner.cli import command_line
 from rljax.runner.report import write_report
 
@@ -100,9 +100,6 @@ def main(argv: list[str] | None = None) -> dict:
 def _main(argv: list[str]) -> dict:
     if "--env" in argv:
         # A preset tuned on one brax backend gets it unless --backend says otherwise.
-        env_kwargs = ENV_KWARGS.get(env_from_argv(argv, ENV), {})
-        if "backend" in env_kwargs and "--backend" not in argv:
-            argv = [*argv, "--backend", env_kwargs["backend"]]
         return cli(agents.apg, "apg", preset, __doc__, default_env=ENV, argv=argv,
                    env_kwargs_for_env=lambda name: ENV_KWARGS.get(name, {}))
     args = tyro.cli(Args, args=argv, description=__doc__)

@@ -325,9 +325,9 @@ def test_preset_env_kwargs_are_recorded_and_a_resume_keeps_them(tmp_path):
 
     common = ["--seeds", "1", "--eval-episodes", "1", "--num-envs", "4", "--unroll-length", "16"]
     run = ppo(["--total-steps", "128", "--chunks", "1", *common, "--run-root", str(tmp_path)],
-              {"max_torque": 1.5, "backend": "ignored"})["run_dir"]
+              {"max_torque": 1.5})["run_dir"]
     saved = load_run(run)
-    assert saved.env_kwargs == {"max_torque": 1.5}  # backend is --backend's, never an env kwarg here
+    assert saved.env_kwargs == {"max_torque": 1.5} and saved.backend is None
     # The resume takes the run's own kwargs, whatever the preset says now.
     resumed = ppo(["--resume", run, "--total-steps", "256"], {"max_torque": 9.0})
     assert resumed["run_dir"] == run and load_run(run).env_kwargs == {"max_torque": 1.5}

@@ -63,8 +63,9 @@ def cli(agent: Agent, name: str, config_for_env: Callable[[str], Any], doc: str 
     ``config_for_env(env)`` (an env's tuned preset); with ``--resume RUN_DIR``, every default is
     the resumed run's own (its config.json), so flags name only what changes.
 
-    ``env_kwargs_for_env(env)``: keyword arguments for ``envs.make`` that the preset was tuned with
-    (``backend`` aside, which ``--backend`` sets), recorded in config.json; a resume uses the run's own.
+    ``env_kwargs_for_env(env)``: keyword arguments for ``envs.make`` that the preset was tuned with,
+    recorded in config.json (a resume uses the run's own); a ``backend`` among them is ``--backend``'s
+    default.
 
     A run stopped by SIGTERM/SIGINT exits with code 128 + the signal's number after its message.
     Errors in the command line raise ``ValueError`` (given ``argv``) or, from a shell, print as one
@@ -108,17 +109,14 @@ def cli(agent: Agent, name: str, config_for_env: Callable[[str], Any], doc: str 
         default = Args(config=agent.Config.from_dict(saved.config), run=options, env=saved.env,
                        backend=saved.backend, sweep=_sweep_items(saved.sweep))
     else:
-        default = Args(config=config_for_env(env_name), env=env_name)
+        preset_kwargs = dict(env_kwargs_for_env(env_name)) if env_kwargs_for_env else {}
+        default = Args(config=config_for_env(env_name), env=env_name, backend=preset_kwargs.pop("backend", None))
     args = tyro.cli(Args, args=argv, default=default, description=doc)
     sweep = parse_sweep(args.sweep, args.config)
     # Joining the other hosts must come before any JAX computation, and making an env may compute.
     distributed.initialize(args.run.coordinator, args.run.num_processes, args.run.process_id,
                            announce=lambda line: console.print(line, highlight=False))
-    if saved:
-        env_kwargs = dict(saved.env_kwargs)
-    else:
-        env_kwargs = {k: v for k, v in (env_kwargs_for_env(args.env) if env_kwargs_for_env else {}).items()
-                      if k != "backend"}
+    env_kwargs = dict(saved.env_kwargs) if saved else preset_kwargs
     if env_kwargs:
         console.print(f"env {args.env!r} with {env_kwargs}", highlight=False)
     env = envs.make(args.env, **({"backend": args.backend} if args.backend else {}), **env_kwargs)
