@@ -74,12 +74,13 @@ never through a bare ``enable_x64`` around ``step``: jit, vmap and grad then
 work from float32 code, and only float32 crosses the boundary.
 
 Warm starts: ``State.warm`` holds the previous step's solution (``init_state``
-sets neutral zeros) and ``step``/``rollout(..., warm_start=True)`` seed the next solve with it
-(``solver.warm_point``: previous velocities, impulses kept, slacks from the
-predicted gaps; the cold ``initial_point`` whenever a contact appears or any
-value is unusable, and a cold restart after 10 stalled iterations). The solution is the same to tolerance and the start point
-is not differentiated; off by default (cold starts). Through the bridge the
-same lives in ``Bodies.warm`` (``cold_warm(spec)``; ``StepOptions.warm_start``).
+sets neutral zeros) and ``step``/``rollout(..., warm_start=True)`` seed the next
+solve with it (``solver.warm_point``: previous velocities, impulses kept, slacks
+from the predicted gaps; the cold ``initial_point`` whenever a contact appears or
+any value is unusable, and a cold restart after 10 stalled iterations). The
+solution is the same to tolerance and the start point is not differentiated;
+off by default (cold starts). Through the bridge the same lives in
+``Bodies.warm`` (``cold_warm(spec)``; ``StepOptions.warm_start``).
 
 Non-convergence never shows up as a silent NaN: the solver rejects non-finite
 iterates and reports ``state.solver.converged = False``.

@@ -35,15 +35,14 @@ the joint kind, ``parent`` and ``child`` are static.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
 from rljax.contact.collision import tangent_basis
-from rljax.contact.rotation import normalize, quat_mul, quat_to_mat, step_quat
+from rljax.contact.rotation import normalize, quat_mul, quat_to_mat, skew, step_quat
 from rljax.contact.shapes import _check_shape, as_leaf, concrete, register_pytree
 
 
@@ -341,20 +340,99 @@ def limit_coordinates(world, pos: Array, quat: Array) -> Array:
     return jnp.stack(out) if out else jnp.zeros((0,), pos.dtype)
 
 
-def twist_jacobian(fn, pos: Array, quat: Array) -> Array:
-    """d fn / d(body twists) at a pose: [K, N, 6] for ``fn(pos, quat) -> [K]``.
+def _quat_rate(e: Array) -> Array:
+    """``M(e)`` [4, 3] with ``(0, v) e = M(e) v``: the change of ``e`` under a turn ``v`` applied before it."""
+    ew, ev = e[0], e[1:]
+    return jnp.concatenate([-ev[None], ew * jnp.eye(3, dtype=e.dtype) - skew(ev)], 0)
 
-    Twist ``(dx, dtheta)``: ``pos + dx`` (world) and ``quat * (1, dtheta / 2)``
-    (body frame), the variation the dynamics rows are written in: a row of it
-    is the generalised impulse of a unit multiplier of that row.
+
+class _SideTwists(NamedTuple):
+    """Derivatives of a joint's ``d`` [3, 6], ``e`` [4, 6] and ``u = R_a^T d`` [3, 6] w.r.t. one body's twist."""
+
+    body: int
+    d: Array
+    e: Array
+    u: Array
+
+
+def _side_twists(j, pos: Array, quat: Array) -> tuple[Array, list[_SideTwists]]:
+    """(``e`` [4], the twist derivatives of the child and, unless it is the world, the parent).
+
+    A body twist is ``(dx, dtheta)``: ``pos + dx`` (world) and ``quat * (1, dtheta / 2)``
+    (body frame), the variation the dynamics rows are written in. With
+    ``d = p_b + R_b c_b - p_a - R_a c_a``, ``e = conj(q_a) q_b conj(q_0)`` and ``u = R_a^T d``:
+    a child turn moves ``e`` by ``(0, R_a^T R_b dtheta / 2) e``, a parent turn by
+    ``-(0, dtheta / 2) e``, and turns ``u`` by ``u x dtheta`` besides moving ``d``.
     """
+    d, e, ra = _relative(j, pos, quat)
+    eye = jnp.eye(3, dtype=pos.dtype)
+    zero = jnp.zeros((4, 3), pos.dtype)
+    rb = quat_to_mat(quat[j.child])
+    rate = _quat_rate(e)
+    d_child = jnp.concatenate([eye, -rb @ skew(jnp.asarray(j.child_anchor, pos.dtype))], 1)
+    sides = [_SideTwists(j.child, d_child, jnp.concatenate([zero, 0.5 * rate @ (ra.T @ rb)], 1), ra.T @ d_child)]
+    if j.parent is not None:
+        d_parent = jnp.concatenate([-eye, ra @ skew(jnp.asarray(j.parent_anchor, pos.dtype))], 1)
+        u_turn = jnp.concatenate([jnp.zeros((3, 3), pos.dtype), skew(ra.T @ d)], 1)
+        sides.append(_SideTwists(j.parent, d_parent, jnp.concatenate([zero, -0.5 * rate], 1),
+                                 ra.T @ d_parent + u_turn))
+    return e, sides
+
+
+def _row_twists(j, e: Array, t: _SideTwists) -> Array:
+    """d(the joint's equality rows, ``_rows``' order)/d(one side's twist): [rows, 6]."""
+    if isinstance(j, Fixed):
+        return jnp.concatenate([t.d, t.e[1:]])
+    if isinstance(j, Spherical):
+        return t.d
+    axis = _unit(jnp.asarray(j.axis, e.dtype))
+    basis = tangent_basis(axis)
+    if isinstance(j, Revolute):
+        return jnp.concatenate([t.d, basis @ t.e[1:]])
+    if isinstance(j, Planar):
+        return jnp.concatenate([(axis @ t.u)[None], basis @ t.e[1:]])
+    return jnp.concatenate([t.e[1:], basis @ t.u])  # Prismatic
+
+
+def _limit_twists(j, e: Array, t: _SideTwists) -> Array:
+    """d(the limit pair's coordinates (x, -x))/d(one side's twist): [2, 6]."""
+    axis = _unit(jnp.asarray(j.axis, e.dtype))
+    if isinstance(j, Prismatic):
+        g = axis @ t.u
+    else:
+        # Revolute: x = 2 atan2(s, c), s = axis . vec(e), c = e_w (the same derivative for -e).
+        s, c = jnp.dot(axis, e[1:]), e[0]
+        g = 2.0 * (c * (axis @ t.e[1:]) - s * t.e[0]) / (s * s + c * c)
+    return jnp.stack([g, -g])
+
+
+def _stack_twists(world, pos: Array, quat: Array, per_side, joints_used) -> Array:
+    """``per_side(j, e, side) -> [K, 6]`` of each joint in ``joints_used``, placed per body: [sum K, N, 6]."""
     n = pos.shape[0]
+    blocks = []
+    for j in joints_used:
+        e, sides = _side_twists(j, pos, quat)
+        rows = [per_side(j, e, t) for t in sides]
+        out = jnp.zeros(rows[0].shape[:1] + (n, 6), pos.dtype)
+        for t, r in zip(sides, rows):
+            out = out.at[:, t.body].set(r)
+        blocks.append(out)
+    return jnp.concatenate(blocks) if blocks else jnp.zeros((0, n, 6), pos.dtype)
 
-    def moved(t):
-        dq = jnp.concatenate([jnp.ones((n, 1), pos.dtype), 0.5 * t[:, 3:]], -1)
-        return fn(pos + t[:, :3], normalize(quat_mul(quat, dq)))
 
-    return jax.jacfwd(moved)(jnp.zeros((n, 6), pos.dtype))
+def constraint_twists(world, pos: Array, quat: Array) -> Array:
+    """d(constraint_rows)/d(body twists) at a pose ``pos`` [N, 3], ``quat`` [N, 4] (unit): [L, N, 6].
+
+    In closed form (the Newton matrix needs it at the next pose on every
+    iteration; a forward-mode pass would push 6N tangents through the rows). A
+    row of it is the generalised impulse of a unit multiplier of that row.
+    """
+    return _stack_twists(world, pos, quat, _row_twists, world.joints)
+
+
+def limit_twists(world, pos: Array, quat: Array) -> Array:
+    """d(limit_coordinates)/d(body twists) at a pose: [M, N, 6], in closed form (``constraint_twists``)."""
+    return _stack_twists(world, pos, quat, _limit_twists, [j for j in world.joints if j.num_limits])
 
 
 def dof_directions(world, pos: Array, quat: Array) -> Array:

@@ -28,7 +28,7 @@ from jax import Array
 from rljax.contact import collision, local_block, small_ops
 from rljax.contact.jacobian import Jacobian, incidence, jacobian, sides
 from rljax.contact.residual import (
-    IMPULSE_COLS, Problem, has_joints, joint_maps, joint_rows, joint_sizes, sizes, split, split_joint,
+    IMPULSE_COLS, Problem, has_joints, joint_maps, joint_row_jacobians, joint_sizes, sizes, split, split_joint,
 )
 
 
@@ -118,8 +118,7 @@ def _factor_joints(problem: Problem, w: Array, s: Array, maps) -> JointBlocks:
     dofs = maps.dofs.reshape(-1, 6 * n)
     bj = -maps.rows.reshape(rows, 6 * n).T
     bl = -maps.limits.reshape(m, 6 * n).T
-    # The joint rows are nonlinear in y (next pose), so forward mode over the 6N velocities.
-    cj, cl = jax.jacfwd(lambda v: joint_rows(problem, v.reshape(n, 6)))(y.reshape(-1))
+    cj, cl = joint_row_jacobians(problem, y)
     gamma, slack = lim[:, 0], lim[:, 1]
     # Implicit damping adds dt c S^T S; each limit pair adds its (gamma / s) stiffness.
     s = s + dt * dofs.T @ (maps.damping[:, None] * dofs) - bl @ ((gamma / slack)[:, None] * cl)

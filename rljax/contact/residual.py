@@ -30,7 +30,7 @@ from jax import Array
 
 from rljax.contact import collision, joints, small_ops
 from rljax.contact.dynamics import dynamics_residual, next_pose
-from rljax.contact.rotation import quat_to_mat
+from rljax.contact.rotation import quat_to_mat, step_quat_jacobian
 
 # Columns of z that carry impulse into the dynamics (gamma, b1, b2).
 IMPULSE_COLS = np.array([0, 3, 4])
@@ -123,8 +123,8 @@ def joint_maps(problem: Problem) -> JointMaps:
     """``JointMaps`` of a problem (current pose, so independent of the unknowns)."""
     world = problem.world
     pos, quat = problem.pos, problem.quat
-    rows = joints.twist_jacobian(lambda p, q: joints.constraint_rows(world, p, q), pos, quat)
-    lims = joints.twist_jacobian(lambda p, q: joints.limit_coordinates(world, p, q), pos, quat)
+    rows = joints.constraint_twists(world, pos, quat)
+    lims = joints.limit_twists(world, pos, quat)
     dofs = joints.dof_directions(world, pos, quat)
     act = problem.actuation
     act = jnp.zeros((dofs.shape[0],), pos.dtype) if act is None else jnp.asarray(act, pos.dtype)
@@ -148,6 +148,26 @@ def joint_rows(problem: Problem, y: Array) -> tuple[Array, Array]:
     world = problem.world
     pos_next, quat_next = next_pose(problem.pos, problem.quat, y, jnp.asarray(world.dt))
     return joints.constraint_rows(world, pos_next, quat_next), joints.limit_gaps(world, pos_next, quat_next)
+
+
+def joint_row_jacobians(problem: Problem, y: Array) -> tuple[Array, Array]:
+    """d(``joint_rows``)/d(velocities ``y`` [N, 6]): (constraint rows [L, 6N], limit gaps [M, 6N]).
+
+    The rows' twist derivatives at the next pose, chained through the step map
+    ``y -> next pose``: a body twist there is ``(dt dv, E(w) dw)`` (``step_quat_jacobian``).
+    """
+    world = problem.world
+    dt = jnp.asarray(world.dt)
+    n = y.shape[0]
+    pos_next, quat_next = next_pose(problem.pos, problem.quat, y, dt)
+    step = step_quat_jacobian(y[:, 3:], dt)  # [N, 3, 3]
+
+    def chain(t):  # [K, N, 6] twists at the next pose -> [K, 6N] velocity derivatives
+        ang = small_ops.einsum("knt,ntj->knj", t[..., 3:], step)
+        return jnp.concatenate([dt * t[..., :3], ang], -1).reshape(t.shape[0], 6 * n)
+
+    return (chain(joints.constraint_twists(world, pos_next, quat_next)),
+            chain(joints.limit_twists(world, pos_next, quat_next)))
 
 
 def lam(z: Array) -> Array:

@@ -1,5 +1,6 @@
 """Joints in the contact solver: conservation, drift, limits, IFT gradients, validation."""
 
+import chex
 import jax
 import jax.flatten_util
 import jax.numpy as jnp
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from rljax import contact
-from rljax.contact import joints, solver
+from rljax.contact import joints, residual, rotation, solver
 
 G = 9.81
 TIGHT = dict(kappa=1e-6, tol=1e-13, comp_rtol=1e-9)
@@ -402,6 +403,50 @@ def test_bordered_newton_solves_match_a_dense_solve(pairs):
     ref, sol, sol_t = check(problem, w, r)
     np.testing.assert_allclose(sol, np.linalg.solve(ref, -r), rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(sol_t, np.linalg.solve(ref.T, r), rtol=1e-8, atol=1e-10)
+
+
+def twist_jacobian(fn, pos, quat):
+    """d fn / d(body twists) by forward mode: [K, N, 6] (the reference for the closed forms)."""
+    n = pos.shape[0]
+
+    def moved(t):
+        dq = jnp.concatenate([jnp.ones((n, 1), pos.dtype), 0.5 * t[:, 3:]], -1)
+        return fn(pos + t[:, :3], rotation.normalize(rotation.quat_mul(quat, dq)))
+
+    return jax.jacfwd(moved)(jnp.zeros((n, 6), pos.dtype))
+
+
+def test_closed_form_joint_jacobians_match_forward_mode():
+    # Every joint kind, to a body and to the world, off-rest, with offset anchors, tilted axes and
+    # rest rotations, at a random pose that violates every constraint (the forms hold off it too).
+    rest = (np.cos(0.3), 0.2, -0.5, 0.4)
+    bodies = tuple(contact.Sphere(radius=0.1, mass=1.0) for _ in range(7))
+    kw = dict(parent_anchor=(0.1, -0.2, 0.3), child_anchor=(-0.3, 0.1, 0.2), rest_quat=rest)
+    js = (contact.Fixed(parent=None, child=0, **kw),
+          contact.Revolute(parent=0, child=1, axis=(0.3, 1.0, 0.2), limits=(-2.0, 2.5), **kw),
+          contact.Prismatic(parent=1, child=2, axis=(1.0, -0.4, 0.2), limits=(-0.1, 0.3), **kw),
+          contact.Spherical(parent=2, child=3, **kw),
+          contact.Planar(parent=3, child=4, axis=(0.2, 0.1, 1.0), **kw),
+          contact.Revolute(parent=None, child=5, axis=(0.0, 0.0, 1.0), limits=(-1.0, 1.0), **kw),
+          contact.Prismatic(parent=None, child=6, axis=(0.0, 1.0, 0.0), limits=(-1.0, 1.0), **kw))
+    world = contact.World(bodies=bodies, ground=None, dt=0.02, joints=js)
+    rng = np.random.default_rng(4)
+    pos = jnp.asarray(rng.normal(size=(7, 3)))
+    quat = rotation.normalize(jnp.asarray(rng.normal(size=(7, 4))))
+
+    rows = jax.jit(lambda p, q: (joints.constraint_twists(world, p, q), joints.limit_twists(world, p, q)))(pos, quat)
+    ref = (twist_jacobian(lambda p, q: joints.constraint_rows(world, p, q), pos, quat),
+           twist_jacobian(lambda p, q: joints.limit_coordinates(world, p, q), pos, quat))
+    assert rows[0].shape == (6 + 5 + 5 + 3 + 3 + 5 + 5, 7, 6) and rows[1].shape == (8, 7, 6)
+    chex.assert_trees_all_close(rows, ref, rtol=1e-12, atol=1e-12)
+
+    # Chained through the step map: the Newton matrix's joint rows w.r.t. the velocities.
+    problem = solver.Problem(world, pos, quat, jnp.zeros((7, 3)), jnp.zeros((7, 3)), jnp.zeros((7, 3)),
+                             jnp.zeros((7, 3)))
+    y = jnp.asarray(rng.normal(size=(7, 6)))
+    analytic = residual.joint_row_jacobians(problem, y)
+    forward = jax.jacfwd(lambda v: residual.joint_rows(problem, v.reshape(7, 6)))(y.reshape(-1))
+    chex.assert_trees_all_close(analytic, forward, rtol=1e-12, atol=1e-12)
 
 
 def test_bad_joint_input_raises_value_error():
