@@ -406,8 +406,8 @@ def _limit_twists(j, e: Array, t: _SideTwists) -> Array:
     return jnp.stack([g, -g])
 
 
-def _stack_twists(world, pos: Array, quat: Array, per_side, joints_used) -> Array:
-    """``per_side(j, e, side) -> [K, 6]`` of each joint in ``joints_used``, placed per body: [sum K, N, 6]."""
+def _stack_twists(joints_used, pos: Array, quat: Array, per_side) -> Array:
+    """``per_side(joint, e, side twists) -> [K, 6]`` of each of ``joints_used``, placed per body: [sum K, N, 6]."""
     n = pos.shape[0]
     blocks = []
     for j in joints_used:
@@ -427,12 +427,12 @@ def constraint_twists(world, pos: Array, quat: Array) -> Array:
     iteration; a forward-mode pass would push 6N tangents through the rows). A
     row of it is the generalised impulse of a unit multiplier of that row.
     """
-    return _stack_twists(world, pos, quat, _row_twists, world.joints)
+    return _stack_twists(world.joints, pos, quat, _row_twists)
 
 
 def limit_twists(world, pos: Array, quat: Array) -> Array:
     """d(limit_coordinates)/d(body twists) at a pose: [M, N, 6], in closed form (``constraint_twists``)."""
-    return _stack_twists(world, pos, quat, _limit_twists, [j for j in world.joints if j.num_limits])
+    return _stack_twists([j for j in world.joints if j.num_limits], pos, quat, _limit_twists)
 
 
 def dof_directions(world, pos: Array, quat: Array) -> Array:
