@@ -8,9 +8,11 @@ the modes; flow and diffusion heads put mass on both. Row 2, RL on
 ``bandit/bimodal`` (equal bumps at +-0.6): Gaussian PPO, FPO (flow) and DPPO
 fine-tuning the cloned diffusion policy. Row 3, the same on
 ``bandit/bimodal_unequal`` (bumps 1.0 at +0.6, 0.8 at -0.6), where RL should
-move the mass to the better mode. Row 4, off-policy on ``bandit/bimodal``:
-Gaussian SAC and DACER (a diffusion actor trained through its chain on the
-critic's Q), and DACER's actor alone trained through its chain on the exact
+move the mass to the better mode. Rows 4-5, off-policy on ``bandit/bimodal``:
+Gaussian SAC; DACER (a diffusion actor trained through its chain on the
+critic's Q); DACER with the mode-covering term (``coverage.weight`` 10, a
+Q-weighted denoising loss that fits exp(Q / 0.1)), the same config
+otherwise; and DACER's actor alone trained through its chain on the exact
 reward instead of a learned critic (as many actor steps as the DACER run):
 whether the critic is what makes it lose a mode. Every panel is an action histogram of
 4000 samples of one seed's policy; the JSON gives, per panel and seed, the
@@ -129,9 +131,11 @@ def main(args: Args) -> dict:
                      policy_hidden_sizes=args.hidden_sizes, critic_hidden_sizes=(256, 256), critic_learning_rate=1e-3)
     sac_cfg = agents.sac.Config(**offpolicy, actor_learning_rate=1e-3)
     sac_cfg = sac_cfg.replace(temperature=sac_cfg.temperature.replace(learning_rate=3e-3))
-    dacer_cfg = agents.dacer.Config(**offpolicy, policy_delay=4)
+    dacer_cfg = agents.dacer.Config(**offpolicy, policy_delay=4, actor_learning_rate=1e-3)
     dacer_cfg = dacer_cfg.replace(diffusion=dacer_cfg.diffusion.replace(num_steps=10))
-    for label, module, cfg in (("SAC gaussian", agents.sac, sac_cfg), ("DACER diffusion", agents.dacer, dacer_cfg)):
+    covering_cfg = dacer_cfg.replace(coverage=agents.dacer.CoverageSettings(weight=10.0, temperature=0.1))
+    for label, module, cfg in (("SAC gaussian", agents.sac, sac_cfg), ("DACER diffusion", agents.dacer, dacer_cfg),
+                               ("DACER + mode covering", agents.dacer, covering_cfg)):
         def off_policy_run(key, module=module, cfg=cfg):
             result = module.train(env, cfg, key)
             return module.make_policy(env, cfg, result.params)(obs, jax.random.fold_in(key, 1))[:, 0]
@@ -146,17 +150,21 @@ def main(args: Args) -> dict:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(4, 3, figsize=(10, 10), sharex=True)
+    rows = -(-len(panels) // 3)
+    fig, axes = plt.subplots(rows, 3, figsize=(10, 2.5 * rows), sharex=True)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
     for ax, (name, actions) in zip(axes.flat, panels.items()):
         ax.hist(np.clip(np.asarray(actions[0]), -1, 1), bins=np.linspace(-1, 1, 61), color="C0")
         for mode in (-0.6, 0.6):
             ax.axvline(mode, color="gray", ls=":", lw=1)
         ax.set_title(f"{name}\n+0.6 side: {share[name][0]:.0%}", fontsize=8)
         ax.set_yticks([])
-    for ax in axes[-1, :]:
+    for ax in axes.flat[len(panels) - 3:len(panels)]:
         ax.set_xlabel("action")
+        ax.xaxis.set_tick_params(labelbottom=True)
     fig.suptitle("action histograms: behaviour cloning on a 50/50 dataset (top), on-policy RL on the bandits, "
-                 "off-policy RL on bandit/bimodal (bottom)", fontsize=9)
+                 "off-policy RL on bandit/bimodal (bottom rows)", fontsize=9)
     summary = {"share_on_plus_side_per_seed": share, "seeds": args.seeds}
     return write_report(fig, summary, out_dir, "multimodal.png", dpi=110)
 

@@ -14,9 +14,10 @@ entropy estimate).
 from rljax.agents.dacer import presets
 from rljax.agents.dacer.config import Config
 from rljax.agents.dacer.mixture import fit_gaussian_mixture, mixture_entropy
-from rljax.agents.dacer.regulator import NoiseScaleRegulator, NoiseScaleSettings
+from rljax.agents.dacer.regulator import CoverageSettings, NoiseScaleRegulator, NoiseScaleSettings
 from rljax.agents.sac.train import TrainState, init, make_parts, make_policy, policy_params, train, update
 from rljax.training import Result
 
 __all__ = ["Config", "Result", "TrainState", "presets", "init", "update", "train", "make_policy", "make_parts",
-           "policy_params", "NoiseScaleRegulator", "NoiseScaleSettings", "fit_gaussian_mixture", "mixture_entropy"]
+           "policy_params", "NoiseScaleRegulator", "NoiseScaleSettings",
+           "CoverageSettings", "fit_gaussian_mixture", "mixture_entropy"]

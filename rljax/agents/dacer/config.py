@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rljax.agents.dacer.regulator import NoiseScaleSettings
+from rljax.agents.dacer.regulator import CoverageSettings, NoiseScaleSettings
 from rljax.agents.dsac_t.config import Config as DSACTConfig
 from rljax.config import config_dataclass, group, one_of, static
 from rljax.policies.diffusion import DiffusionSettings
@@ -22,7 +22,9 @@ class Config(DSACTConfig):
     settings in ``noise_scale``): Gaussian noise of std ``0.15 alpha`` on the
     actions sent to the env, ``alpha`` adapted against a Gaussian-mixture
     entropy estimate. Next actions come from the policy itself, as in the
-    reference (``target_policy=False``).
+    reference (``target_policy=False``). ``coverage`` (ours, off by default)
+    adds a Q-weighted denoising loss that keeps equally good modes apart
+    (:mod:`rljax.agents.dacer.regulator`).
 
     Defaults are the reference's where it has them (20 denoising steps,
     alpha 3 at Adam rate 3e-2 towards entropy -0.9 |A|, 200 samples and 3
@@ -42,6 +44,8 @@ class Config(DSACTConfig):
     """Settings of the diffusion actor: 20 denoising steps (DACER), last-step std 1e-3."""
     noise_scale: NoiseScaleSettings = group(NoiseScaleSettings())
     """Exploration noise and its alpha: std 0.15 alpha, alpha from 3 at Adam 3e-2 every 5,000 actor steps."""
+    coverage: CoverageSettings = group(CoverageSettings())
+    """Mode-covering actor term (ours, not the paper's; off at weight 0): fits exp(Q / temperature) by denoising."""
 
     def _check_consistency(self) -> None:
         super()._check_consistency()

@@ -14,6 +14,19 @@ update (every 10,000 gradient steps). Here every actor step estimates it on
 estimates: the same kind of figure, from more states, with no ``lax.cond``
 (which ``vmap`` over seeds would turn into computing the estimate every step
 anyway).
+
+**Mode covering (our addition, off by default).** DACER's actor loss
+``-Q(s, a_theta)`` is mode-seeking: how the chain's samples split between
+equally good modes is a neutral direction of it, so the split drifts until
+one mode holds everything. With ``coverage.weight > 0`` the actor loss also
+gets ``weight * mean_s sum_j w_j(s) eps_loss(s, c_j)``: the head's denoising
+(imitation) loss at ``coverage.candidates`` actions ``c_j`` drawn uniformly
+from the action box, weighted by ``w_j = softmax_j(Q(s, c_j) / temperature)``.
+Its expectation is the denoising loss of ``pi(a|s) ~ exp(Q(s, a) /
+temperature)`` (self-normalised importance sampling from the uniform
+proposal), a forward-KL fit that pulls the split back towards that
+distribution's. The uniform proposal makes it exact in expectation and cheap
+for few action dimensions; its efficiency falls with the dimension.
 """
 
 from __future__ import annotations
@@ -21,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import chex
 import jax
 import jax.numpy as jnp
 import optax
@@ -28,8 +42,8 @@ import optax
 from rljax import parallel
 from rljax.agents.dacer.mixture import mixture_entropy
 from rljax.agents.sac import entropy as entropy_lib
-from rljax.agents.sac.entropy import ActionSampler, ActorSample, RegulatorState
-from rljax.config import ConfigBase, config_dataclass, leaf, positive, static
+from rljax.agents.sac.entropy import ActionSampler, ActorSample, ImitationLoss, QFunction, RegulatorState
+from rljax.config import ConfigBase, config_dataclass, leaf, non_negative, positive, static
 
 
 @config_dataclass
@@ -59,14 +73,32 @@ class NoiseScaleSettings(ConfigBase):
                              f"{self.mixture_components}: must be <= entropy_samples ({self.entropy_samples})")
 
 
+@config_dataclass
+class CoverageSettings(ConfigBase):
+    """Settings of the mode-covering actor term (not in DACER's paper; off by default)."""
+
+    weight: float = static(0.0, check=non_negative)
+    """Weight of the Q-weighted denoising loss in the actor loss; 0: off (DACER's -Q alone)."""
+    temperature: float = leaf(0.1, check=positive)
+    """The term fits the actor to exp(Q / temperature), Q in the critic's (normalised-reward) units."""
+    candidates: int = static(32, check=positive)
+    """Uniform candidate actions per batch state, weighted by the softmax of Q / temperature."""
+
+
 @dataclasses.dataclass(frozen=True)
 class NoiseScaleRegulator:
-    """``alpha`` scales the exploration noise; it adapts to hold the estimated entropy at the target."""
+    """``alpha`` scales the exploration noise; it adapts to hold the estimated entropy at the target.
+    With ``coverage.weight > 0`` it also adds the mode-covering term to the actor loss."""
 
     settings: NoiseScaleSettings
     action_size: int
+    coverage: CoverageSettings = CoverageSettings()
     axis_name: str | None = None  # the data axis the estimate is averaged over (rljax.parallel)
     uses_log_prob = False
+
+    @property
+    def regularizes_actor(self) -> bool:
+        return self.coverage.weight > 0
 
     @property
     def _optimizer(self) -> optax.GradientTransformation:
@@ -97,6 +129,20 @@ class NoiseScaleRegulator:
                              in_axes=(1, 0))(actions, fit_keys)
         return jnp.mean(per_state)
 
+    def actor_regularizer(self, state: RegulatorState, obs: jax.Array, key: jax.Array, q_value: QFunction,
+                          imitation_loss: ImitationLoss) -> jax.Array:
+        """``weight * mean_s sum_j softmax_j(Q(s, c_j) / temperature) imitation_loss(s, c_j)`` over
+        ``obs [B, O]`` and ``candidates`` uniform actions ``c_j`` per state: ``[]``."""
+        chex.assert_rank(obs, 2)
+        c = self.coverage
+        (b, o), m = obs.shape, c.candidates
+        candidate_key, loss_key = jax.random.split(key)
+        candidates = jax.random.uniform(candidate_key, (b, m, self.action_size), minval=-1.0, maxval=1.0)
+        repeated = jnp.broadcast_to(obs[:, None, :], (b, m, o))
+        q = q_value(repeated.reshape(b * m, o), candidates.reshape(b * m, self.action_size)).reshape(b, m)
+        weights = jax.lax.stop_gradient(jax.nn.softmax(q / c.temperature, axis=1))
+        return c.weight * jnp.mean(jnp.sum(weights * imitation_loss(repeated, candidates, loss_key), axis=1))
+
     def update(self, state: RegulatorState, sample: ActorSample, key: jax.Array,
                sample_actions: ActionSampler) -> tuple[RegulatorState, dict[str, jax.Array]]:
         s = self.settings
@@ -114,7 +160,7 @@ def _build(cfg: Any, action_size: int) -> NoiseScaleRegulator:
     if not hasattr(cfg, "noise_scale"):
         raise ValueError(f"entropy='noise_scale' needs a Config with a noise_scale settings group "
                          f"(rljax.agents.dacer.Config); {type(cfg).__qualname__} has none")
-    return NoiseScaleRegulator(cfg.noise_scale, action_size)
+    return NoiseScaleRegulator(cfg.noise_scale, action_size, getattr(cfg, "coverage", CoverageSettings()))
 
 
 if "noise_scale" not in entropy_lib.REGULATORS:

@@ -21,7 +21,14 @@ registers a regulator here instead of copying the loop. The protocol:
   per actor step, given the actor's reparameterised :class:`ActorSample` on
   the batch and ``sample_actions(obs [..., O], key) -> [..., A]``, a sampler of
   the updated actor (for regulators that estimate the entropy from samples);
-- ``explore(state, action, key) -> action``: the action sent to the env.
+- ``explore(state, action, key) -> action``: the action sent to the env;
+- ``regularizes_actor``: whether ``actor_regularizer(state, obs, key,
+  q_value, imitation_loss) -> []`` is added to the actor loss, where
+  ``q_value(obs [N, O], action [N, A]) -> [N]`` is the critic (not
+  differentiated) and ``imitation_loss(obs [..., O], action [..., A], key)
+  -> [...]`` the actor head's, differentiated in the actor's params (for
+  regulators that fit the actor to a target distribution, e.g. DACER's
+  mode-covering term).
 
 A regulator whose update depends on the batch declares an ``axis_name``
 field; under data parallelism the loop sets it (:func:`rljax.parallel.bind_axis`)
@@ -44,6 +51,8 @@ from rljax.config import ConfigBase, config_dataclass, leaf, positive
 
 RegulatorState = Any
 ActionSampler = Callable[[jax.Array, jax.Array], jax.Array]  # (obs [..., O], key) -> action [..., A]
+QFunction = Callable[[jax.Array, jax.Array], jax.Array]  # (obs [N, O], action [N, A]) -> Q [N]
+ImitationLoss = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]  # (obs, action [..., A], key) -> [...]
 
 
 @config_dataclass
@@ -69,6 +78,7 @@ class ActorSample(NamedTuple):
 
 class EntropyRegulator(Protocol):
     uses_log_prob: bool
+    regularizes_actor: bool
 
     def init(self) -> RegulatorState: ...
 
@@ -79,9 +89,22 @@ class EntropyRegulator(Protocol):
 
     def explore(self, state: RegulatorState, action: jax.Array, key: jax.Array) -> jax.Array: ...
 
+    def actor_regularizer(self, state: RegulatorState, obs: jax.Array, key: jax.Array, q_value: QFunction,
+                          imitation_loss: ImitationLoss) -> jax.Array: ...
+
+
+class NoActorRegularizer:
+    """For regulators that add nothing to the actor loss besides ``alpha log pi``."""
+
+    regularizes_actor = False
+
+    def actor_regularizer(self, state: RegulatorState, obs: jax.Array, key: jax.Array, q_value: QFunction,
+                          imitation_loss: ImitationLoss) -> jax.Array:
+        return jnp.zeros((), jnp.float32)
+
 
 @dataclasses.dataclass(frozen=True)
-class LearnedTemperature:
+class LearnedTemperature(NoActorRegularizer):
     """SAC's automatic temperature: log-alpha follows ``-log_alpha * (log pi + target_entropy)``."""
 
     settings: TemperatureSettings
@@ -114,7 +137,7 @@ class LearnedTemperature:
 
 
 @dataclasses.dataclass(frozen=True)
-class FixedTemperature:
+class FixedTemperature(NoActorRegularizer):
     """A constant ``alpha``: ``settings.init``, or 0 without ``settings`` (no entropy term)."""
 
     settings: TemperatureSettings | None

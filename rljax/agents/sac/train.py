@@ -239,9 +239,16 @@ def actor_step(parts: Parts, cfg: Config, state: TrainState, obs: jax.Array, act
         else:
             action, log_prob = head.sample(policy_params, obs, actor_key)[0], None
         q = critic.q_value(state.params["critic"], obs, action)
-        return actor_loss(log_prob, q, alpha), ActorSample(obs, action, log_prob)
+        loss = actor_loss(log_prob, q, alpha)
+        regularizer = jnp.zeros((), jnp.float32)
+        if regulator.regularizes_actor:
+            regularizer = regulator.actor_regularizer(
+                state.entropy, obs, jax.random.fold_in(actor_key, 1),
+                lambda o, a: jax.lax.stop_gradient(critic.q_value(state.params["critic"], o, a)),
+                lambda o, a, k: head.imitation_loss(policy_params, o, a, k))
+        return loss + regularizer, (ActorSample(obs, action, log_prob), regularizer)
 
-    (loss, sample), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["policy"])
+    (loss, (sample, regularizer)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["policy"])
     grads, loss = parallel.reduce_mean((grads, loss), parts.axis_name)
     updates, opt_policy = _optimizers(cfg)["policy"].update(grads, state.opt_state["policy"])
     params = {**state.params, "policy": optax.apply_updates(state.params["policy"], updates)}
@@ -253,6 +260,8 @@ def actor_step(parts: Parts, cfg: Config, state: TrainState, obs: jax.Array, act
                      "policy": polyak(state.target_params["policy"], params["policy"], cfg.tau)
                      if cfg.target_policy else None}
     metrics = {"actor_loss": loss, "alpha": alpha, "actor_grad_norm": optax.global_norm(grads), **regulator_metrics}
+    if regulator.regularizes_actor:
+        metrics["actor_regularizer"] = regularizer
     if sample.log_prob is not None:  # -log pi of one sample per state: a Monte-Carlo estimate
         metrics["entropy_estimate"] = -jnp.mean(sample.log_prob)
     metrics = parallel.reduce_mean(metrics, parts.axis_name)
