@@ -5,7 +5,8 @@ with DSAC-T's distributional critic; what differs is the actor (the diffusion
 head, trained through its whole denoising chain on ``-min(Q1, Q2)``) and the
 entropy seam's regulator (:class:`rljax.agents.dacer.regulator.NoiseScaleRegulator`:
 exploration noise scaled by an ``alpha`` that follows a Gaussian-mixture
-entropy estimate).
+entropy estimate). ``Config.coverage`` (ours, off by default) adds a
+Q-weighted denoising term to the actor loss that keeps equally good modes.
 
     cfg = agents.dacer.presets.preset("pendulum")
     result = jax.jit(agents.dacer.train, static_argnums=0)(env, cfg, key)
@@ -19,5 +20,5 @@ from rljax.agents.sac.train import TrainState, init, make_parts, make_policy, po
 from rljax.training import Result
 
 __all__ = ["Config", "Result", "TrainState", "presets", "init", "update", "train", "make_policy", "make_parts",
-           "policy_params", "NoiseScaleRegulator", "NoiseScaleSettings",
-           "CoverageSettings", "fit_gaussian_mixture", "mixture_entropy"]
+           "policy_params", "NoiseScaleRegulator", "NoiseScaleSettings", "CoverageSettings", "fit_gaussian_mixture",
+           "mixture_entropy"]
