@@ -30,10 +30,14 @@ def test_registered_and_bad_kwargs_rejected():
                {"foot_length": 0.0}, {"radius": 0.0}, {"masses": (1.0, 1.0, 1.0)}, {"masses": (1.0, 1.0, -1.0, 1.0)},
                {"max_torque": math.inf}, {"joint_damping": -0.1}, {"dt": 0.0}, {"healthy_reward": -1.0},
                {"ctrl_cost": math.nan}, {"posture_reward": -0.5}, {"min_height": 5.0}, {"max_pitch": 0.0},
-               {"reset_noise": 0.7},
+               {"reset_noise": 0.7}, {"armature": -0.1}, {"armature": math.nan},
                {"kappa": 0.0}, {"grad_kappa": -1.0}, {"max_iter": 0}, {"warm_start": 1}]:
         with pytest.raises(ValueError, match=list(kw)[0]):
             envs.make("contact/hopper", **kw)
+    # Armature reaches the hip, knee and ankle (not the planar root); the default world has none.
+    hinges = envs.make("contact/hopper", armature=0.1).world().joints[1:]
+    assert [float(j.armature) for j in hinges] == [0.1, 0.1, 0.1]
+    assert all(float(j.armature) == 0.0 for j in envs.make("contact/hopper").world().joints)
 
 
 def test_protocol_shapes_and_float32_without_x64():

@@ -66,8 +66,11 @@ class Hopper(ContactEnv):
     (6 s at dt 0.03). With zero action the hinges only damp: the hopper folds
     and terminates after about a second.
 
+    ``armature`` (kg m^2, default 0) gives hip, knee and ankle MuJoCo's rotor
+    inertia (its Hopper: 1).
+
     Scale: ``max_torque`` 15 N m lifts the 7.5 kg body out of a squat; the link
-    inertias are small (no armature, unlike MuJoCo's), so much stronger torques
+    inertias are small (no armature by default, unlike MuJoCo's), so much stronger torques
     turn a shin by over half a radian in one step, where the solver stalls now
     and then (with 20 N m about 1 step in 1000 under random actions runs out of
     ``max_iter``, and under ``vmap`` every env then waits for it).
@@ -81,12 +84,13 @@ class Hopper(ContactEnv):
                  masses: tuple = (3.0, 2.0, 1.5, 1.0), max_torque: float = 15.0, joint_damping: float = 1.0,
                  dt: float = 0.03, healthy_reward: float = 0.5, ctrl_cost: float = 1e-3, min_height: float = 0.6,
                  max_pitch: float = 1.0, reset_noise: float = 0.05, posture_reward: float = 0.0, kappa: float = 1e-4,
-                 grad_kappa: float | None = None, max_iter: int = 50, warm_start: bool = False):
+                 grad_kappa: float | None = None, max_iter: int = 50, warm_start: bool = False,
+                 armature: float = 0.0):
         super().__init__(kappa, grad_kappa, max_iter, warm_start)
         check_positive(self.name, friction=friction, torso_length=torso_length, thigh_length=thigh_length,
                        shin_length=shin_length, foot_length=foot_length, radius=radius, max_torque=max_torque,
                        dt=dt, min_height=min_height, max_pitch=max_pitch)
-        for field, v in (("joint_damping", joint_damping), ("healthy_reward", healthy_reward),
+        for field, v in (("joint_damping", joint_damping), ("armature", armature), ("healthy_reward", healthy_reward),
                          ("ctrl_cost", ctrl_cost), ("reset_noise", reset_noise), ("posture_reward", posture_reward)):
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise ValueError(f"env {self.name!r}: {field}={v!r} must be a finite number >= 0")
@@ -118,6 +122,8 @@ class Hopper(ContactEnv):
         self.ankle_to_foot = self.foot_length / 2.0 - self.foot_length / 3.0
         lt, lh, ls = (0.5 * length for length in self.lengths)
         damping = float(joint_damping)
+        # Trailing (rest_quat, armature) only when there is armature, so the default world is unchanged.
+        rotor = ((1.0, 0.0, 0.0, 0.0), float(armature)) if armature else ()
         self.world = WorldSpec(
             bodies=tuple(("capsule", (r, h), float(m)) for h, m in zip(half, masses)),
             friction=float(friction), dt=float(dt),
@@ -125,11 +131,11 @@ class Hopper(ContactEnv):
                 # The torso's centre stays in the x-z plane (normal y) and turns only about y;
                 # its DOFs (2 in-plane displacements, pitch) are unactuated.
                 ("planar", None, TORSO, (0.0, 0.0, 0.0), (0.0, 0.0, 0.0), _Y, 0.0),
-                ("revolute", TORSO, THIGH, (0.0, 0.0, -lt), (0.0, 0.0, lh), _Y, damping, (-2.6, 0.5)),
-                ("revolute", THIGH, SHIN, (0.0, 0.0, -lh), (0.0, 0.0, ls), _Y, damping, (-0.1, 2.6)),
+                ("revolute", TORSO, THIGH, (0.0, 0.0, -lt), (0.0, 0.0, lh), _Y, damping, (-2.6, 0.5)) + rotor,
+                ("revolute", THIGH, SHIN, (0.0, 0.0, -lh), (0.0, 0.0, ls), _Y, damping, (-0.1, 2.6)) + rotor,
                 # The foot's body z is world +x at rest (rest_quat), so the ankle is behind its centre.
                 ("revolute", SHIN, FOOT, (0.0, 0.0, -ls), (0.0, 0.0, -self.ankle_to_foot), _Y, damping,
-                 (-0.8, 0.8), _LAY_DOWN),
+                 (-0.8, 0.8), _LAY_DOWN) + rotor[1:],
             ),
             # Only the ground: a relaxed contact pushes (kappa / gap) even between bodies apart.
             body_pairs=())

@@ -26,9 +26,14 @@ maps. Revolute angle and prismatic displacement limits are orthant pairs
 Actuation (one number per DOF: torque about the axis, force along it, a
 parent-frame torque for a spherical joint; a planar joint's two in-plane forces
 along ``t_i`` and its torque about ``axis``) and viscous damping act along each
-DOF's relative twist, equal and opposite on the two bodies.
+DOF's relative twist, equal and opposite on the two bodies. ``armature``
+(rotor inertia, as MuJoCo's: kg m^2 for angular DOFs, kg for a prismatic's)
+adds ``armature * nu^2 / 2`` of kinetic energy along each DOF of relative
+velocity ``nu``: its impulse ``-armature (nu_k - nu_{k-1})`` on the DOF makes
+fast, light links behave as geared ones do, and conditions the step's Newton
+matrix as their inertia would.
 
-Every number is a pytree leaf (gradients reach anchors, axes, damping, limits);
+Every number is a pytree leaf (gradients reach anchors, axes, damping, limits, armature);
 the joint kind, ``parent`` and ``child`` are static.
 """
 
@@ -97,10 +102,10 @@ class _Joint:
             a = concrete(self.axis)
             if a is not None and (not np.all(np.isfinite(a)) or np.any(np.linalg.norm(a, axis=-1) < 1e-9)):
                 raise ValueError(f"{name}.axis must be a finite non-zero vector, got {a}")
-        if "damping" in self._LEAVES:
-            d = concrete(self.damping)
+        for f in ("damping", "armature"):
+            d = concrete(getattr(self, f)) if f in self._LEAVES else None
             if d is not None and (not np.all(np.isfinite(d)) or np.any(d < 0)):
-                raise ValueError(f"{name}.damping must be finite and >= 0, got {d}")
+                raise ValueError(f"{name}.{f} must be finite and >= 0, got {d}")
         if "limits" in self._LEAVES and self.limits is not None:
             _check_shape(f"{name}.limits", self.limits, (2,))
             lim = concrete(self.limits)
@@ -155,9 +160,10 @@ class _AxisJoint(_Joint):
     damping: Any = 0.0
     limits: Any = None
     rest_quat: Any = _IDENTITY
+    armature: Any = 0.0
 
 
-_AXIS_LEAVES = ("parent_anchor", "child_anchor", "axis", "damping", "limits", "rest_quat")
+_AXIS_LEAVES = ("parent_anchor", "child_anchor", "axis", "damping", "limits", "rest_quat", "armature")
 
 
 @_joint_class(_AXIS_LEAVES, rows=5, dofs=1)
@@ -172,7 +178,7 @@ class Prismatic(_AxisJoint):
     """Slider along ``axis`` [3] (parent frame). ``limits``: optional (lower, upper) displacement."""
 
 
-@_joint_class(("parent_anchor", "child_anchor", "damping", "rest_quat"), rows=3, dofs=3)
+@_joint_class(("parent_anchor", "child_anchor", "damping", "rest_quat", "armature"), rows=3, dofs=3)
 @dataclasses.dataclass(frozen=True)
 class Spherical(_Joint):
     """Ball joint at the anchors; its 3 DOFs are the parent-frame rotation vector."""
@@ -183,6 +189,7 @@ class Spherical(_Joint):
     child_anchor: Any = _ORIGIN
     damping: Any = 0.0
     rest_quat: Any = _IDENTITY
+    armature: Any = 0.0
 
 
 @_joint_class(_AXIS_LEAVES, rows=3, dofs=3)
@@ -489,10 +496,20 @@ def dof_directions(world, pos: Array, quat: Array) -> Array:
     return jnp.stack(out) if out else jnp.zeros((0, n, 6), pos.dtype)
 
 
+def _per_dof(world, field: str, dtype) -> Array:
+    """A joint field per DOF [J_dof] (each joint's value repeated over its DOFs)."""
+    out = [jnp.broadcast_to(jnp.asarray(getattr(j, field), dtype), (j.NUM_DOFS,)) for j in world.joints if j.NUM_DOFS]
+    return jnp.concatenate(out) if out else jnp.zeros((0,), dtype)
+
+
 def damping(world, dtype=jnp.float64) -> Array:
     """Damping coefficient per DOF [J_dof] (a joint's coefficient repeated over its DOFs)."""
-    out = [jnp.broadcast_to(jnp.asarray(j.damping, dtype), (j.NUM_DOFS,)) for j in world.joints if j.NUM_DOFS]
-    return jnp.concatenate(out) if out else jnp.zeros((0,), dtype)
+    return _per_dof(world, "damping", dtype)
+
+
+def armature(world, dtype=jnp.float64) -> Array:
+    """Armature (rotor inertia) per DOF [J_dof] (a joint's value repeated over its DOFs)."""
+    return _per_dof(world, "armature", dtype)
 
 
 def previous_pose(world, state):

@@ -120,8 +120,9 @@ def _factor_joints(problem: Problem, w: Array, s: Array, maps) -> JointBlocks:
     bl = -maps.limits.reshape(m, 6 * n).T
     cj, cl = joint_row_jacobians(problem, y)
     gamma, slack = lim[:, 0], lim[:, 1]
-    # Implicit damping adds dt c S^T S; each limit pair adds its (gamma / s) stiffness.
+    # Implicit damping adds dt c S^T S, armature a S^T S; each limit pair adds its (gamma / s) stiffness.
     s = s + dt * dofs.T @ (maps.damping[:, None] * dofs) - bl @ ((gamma / slack)[:, None] * cl)
+    s = s + dofs.T @ (maps.armature[:, None] * dofs)
     k = jnp.concatenate([jnp.concatenate([s, bj], 1),
                          jnp.concatenate([cj, jnp.zeros((rows, rows), w.dtype)], 1)], 0)
     return JointBlocks(jax.scipy.linalg.lu_factor(k), bl, cl, gamma, slack)

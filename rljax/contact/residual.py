@@ -17,7 +17,7 @@ With joints (``World.joints``, static) the unknowns gain a tail ``x`` =
 (``lambda`` [L] joint impulses, ``(gamma, s)`` [M, 2] per limit row) and the
 residual the rows ``joint constraints(next pose)`` [L] and per limit
 ``s - gap(next pose)``, ``gamma s - kappa``; the joint impulses, limit impulses,
-actuation and damping enter the impulse balance through ``joint_wrench``.
+actuation, damping and armature enter the impulse balance through ``joint_wrench``.
 """
 
 from __future__ import annotations
@@ -110,6 +110,7 @@ class JointMaps(NamedTuple):
     rows: [L, N, 6] generalised impulse of each constraint row's multiplier.
     limits: [M, N, 6] of each limit impulse (signed: it opens its gap).
     dofs: [J_dof, N, 6] ``joints.dof_directions``. damping: [J_dof]. actuation: [J_dof].
+    armature: [J_dof]. dof_vel: [J_dof] the DOF velocities of the previous step's velocities.
     """
 
     rows: Array
@@ -117,6 +118,8 @@ class JointMaps(NamedTuple):
     dofs: Array
     damping: Array
     actuation: Array
+    armature: Array
+    dof_vel: Array
 
 
 def joint_maps(problem: Problem) -> JointMaps:
@@ -128,19 +131,23 @@ def joint_maps(problem: Problem) -> JointMaps:
     dofs = joints.dof_directions(world, pos, quat)
     act = problem.actuation
     act = jnp.zeros((dofs.shape[0],), pos.dtype) if act is None else jnp.asarray(act, pos.dtype)
-    return JointMaps(rows, lims, dofs, joints.damping(world, pos.dtype), act)
+    previous = jnp.concatenate([problem.vel, problem.ang_vel], -1)  # the step's incoming velocities, [N, 6]
+    return JointMaps(rows, lims, dofs, joints.damping(world, pos.dtype), act, joints.armature(world, pos.dtype),
+                     small_ops.einsum("jnk,nk->j", dofs, previous))
 
 
 def joint_wrench(problem: Problem, maps: JointMaps, y: Array, lam: Array, gamma: Array) -> Array:
-    """Joint, limit, actuation and damping impulses per body [N, 6] (residual coordinates).
+    """Joint, limit, actuation, damping and armature impulses per body [N, 6] (residual coordinates).
 
-    Linear in ``y`` (damping is implicit: it uses the step's own DOF velocity),
-    ``lam`` [L] and the limit impulses ``gamma`` [M].
+    Linear in ``y`` (damping is implicit: it uses the step's own DOF velocity;
+    armature resists its change from the previous step's), ``lam`` [L] and the
+    limit impulses ``gamma`` [M].
     """
     dt = jnp.asarray(problem.world.dt)
     nu = small_ops.einsum("jnk,nk->j", maps.dofs, y)
     out = small_ops.einsum("lnk,l->nk", maps.rows, lam) + small_ops.einsum("mnk,m->nk", maps.limits, gamma)
-    return out + dt * small_ops.einsum("jnk,j->nk", maps.dofs, maps.actuation - maps.damping * nu)
+    out = out + dt * small_ops.einsum("jnk,j->nk", maps.dofs, maps.actuation - maps.damping * nu)
+    return out - small_ops.einsum("jnk,j->nk", maps.dofs, maps.armature * (nu - maps.dof_vel))
 
 
 def joint_rows(problem: Problem, y: Array) -> tuple[Array, Array]:

@@ -1,5 +1,7 @@
 """Joints in the contact solver: conservation, drift, limits, IFT gradients, validation."""
 
+import dataclasses
+
 import chex
 import jax
 import jax.flatten_util
@@ -82,6 +84,28 @@ def test_pendulum_conserves_energy_and_swings_at_the_analytic_period():
     inertia = 0.4 * 1.0 * radius**2
     t0 = 2 * np.pi * np.sqrt((inertia + length**2) / (G * length))
     assert abs(period / t0 - 1) < 1e-3, (period, t0)
+
+
+def test_armature_adds_its_rotor_inertia_to_the_pendulum():
+    """A hinge with armature I_a swings at T0 = 2 pi sqrt((I + m L^2 + I_a) / (m g L)) to 1e-3, and keeps
+    the energy with the rotor's 0.5 I_a w^2 counted (bounded oscillation, no drift)."""
+    length, radius, theta0, dt, rotor = 1.0, 0.05, 0.05, 5e-3, 0.5
+    world, state = pendulum(theta0, dt, length, radius, armature=rotor)
+    states = run_1000(world, state)
+    assert bool(np.all(states.solver.converged))
+    angle = np.asarray(jax.vmap(lambda s: contact.joint_positions(world, s))(states))[:, 0]
+    t = dt * np.arange(1, 1001)
+    up = np.nonzero((angle[:-1] < 0) & (angle[1:] >= 0))[0]
+    crossings = t[up] - angle[up] * dt / (angle[up + 1] - angle[up])
+    assert len(crossings) >= 2
+    period = (crossings[-1] - crossings[0]) / (len(crossings) - 1)
+    t0 = 2 * np.pi * np.sqrt((0.4 * radius**2 + length**2 + rotor) / (G * length))
+    assert abs(period / t0 - 1) < 1e-3, (period, t0)
+    rate = np.asarray(states.ang_vel)[:, 0, 1]  # the hinge's rate: the bob's pitch rate (world hinge)
+    e = swing_energy(world, state, states) + 0.5 * rotor * rate**2
+    scale = G * length * (1.0 - np.cos(theta0))
+    assert np.ptp(e) / scale < 1e-3, np.ptp(e) / scale
+    assert abs(e[-100:].mean() - e[:100].mean()) / scale < 1e-4
 
 
 def double_pendulum(dt=0.01, damping=0.0):
@@ -234,6 +258,24 @@ def test_ift_gradients_of_a_joint_angle_match_finite_differences():
     rest = np.r_[0, 2:flat.size]
     assert np.all(np.abs(fd[rest]) > 1e-4)  # every other parameter matters
     np.testing.assert_allclose(g[rest], fd[rest], rtol=1e-6)
+
+
+def test_ift_gradients_of_armature_match_finite_differences():
+    # d(elbow angle after 20 steps) / d(shoulder and elbow armature), damped and driven double pendulum.
+    base, state = double_pendulum(dt=0.01, damping=0.3)
+
+    def final_angle(rotors):
+        hinges = tuple(dataclasses.replace(j, armature=a) for j, a in zip(base.joints, rotors))
+        world = contact.World(bodies=base.bodies, ground=None, dt=base.dt, joints=hinges)
+        states = contact.rollout(world, state, actuations=jnp.broadcast_to(jnp.array([0.5, -0.4]), (20, 2)),
+                                 kappa=1e-6, tol=1e-13)
+        return contact.joint_positions(world, jax.tree.map(lambda a: a[-1], states))[1]
+
+    rotors = jnp.array([0.05, 0.02])
+    g = np.asarray(jax.jit(jax.grad(final_angle))(rotors))
+    fd = central_difference(jax.jit(final_angle), rotors, 1e-4)
+    assert np.all(np.abs(fd) > 1e-3), fd  # both rotors matter
+    np.testing.assert_allclose(g, fd, rtol=1e-6)
 
 
 @pytest.mark.slow
@@ -463,6 +505,8 @@ def test_bad_joint_input_raises_value_error():
         contact.Revolute(parent=None, child=0, limits=(-4.0, 1.0))
     with pytest.raises(ValueError, match="damping"):
         contact.Revolute(parent=None, child=0, damping=-1.0)
+    with pytest.raises(ValueError, match="Spherical.armature must be finite and >= 0"):
+        contact.Spherical(parent=None, child=0, armature=-0.1)
     with pytest.raises(ValueError, match="Planar.limits must be None"):
         contact.Planar(parent=None, child=0, axis=(0.0, 1.0, 0.0), limits=(-1.0, 1.0))
     with pytest.raises(ValueError, match="Planar.axis"):
