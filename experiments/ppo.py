@@ -7,7 +7,9 @@
     python experiments/ppo.py --help                  # every Config field
 
 Each env starts from its tuned preset (rljax/agents/ppo/presets.py); any
-Config field can be overridden on the command line. Writes
+Config field can be overridden on the command line. A preset's env keyword
+arguments (``ENV_KWARGS`` there: ``contact/hopper`` gets 40 N m hinges with
+armature 0.1) are passed to ``envs.make`` and recorded in config.json. Writes
 runs/ppo/<env>-<time>/: config.json, metrics.csv, TensorBoard events,
 curves.png, summary.json and checkpoints.
 """
@@ -15,12 +17,13 @@ curves.png, summary.json and checkpoints.
 from __future__ import annotations
 
 from rljax import agents
-from rljax.agents.ppo.presets import preset
+from rljax.agents.ppo.presets import ENV_KWARGS, preset
 from rljax.runner import cli
 
 
 def main(argv: list[str] | None = None) -> dict:
-    return cli(agents.ppo, "ppo", preset, __doc__, default_env="cartpole", argv=argv)
+    return cli(agents.ppo, "ppo", preset, __doc__, default_env="cartpole", argv=argv,
+               env_kwargs_for_env=lambda name: ENV_KWARGS.get(name, {}))
 
 
 if __name__ == "__main__":

@@ -141,3 +141,13 @@ def test_experiment_script_writes_a_complete_run_folder(tmp_path):
     assert resumed["run_dir"] == run_dir and resumed["resumed_at_update"] == 4
     with open(os.path.join(run_dir, "metrics.csv")) as f:  # one row per update, in the same folder
         assert [line.split(",")[0] for line in f.read().splitlines()[1:]] == [str(u) for u in range(1, 9)]
+
+
+def test_preset_env_kwargs_build_the_envs_they_were_tuned_on():
+    from rljax.agents.ppo.presets import ENV_KWARGS, PRESETS
+
+    for name, kwargs in ENV_KWARGS.items():
+        assert name in PRESETS, name
+        envs.make(name, **kwargs)
+    hopper = envs.make("contact/hopper", **ENV_KWARGS["contact/hopper"])
+    assert hopper.max_torque == 40.0 and all(float(j.armature) == 0.1 for j in hopper.world().joints[1:])
