@@ -96,8 +96,8 @@ class WorldSpec:
     ``"revolute"``, ``"prismatic"``, ``"spherical"`` or ``"planar"`` and ``rest`` the joint
     class's remaining fields in order (``rljax.contact.joints``):
     fixed ``(parent_anchor, child_anchor, rest_quat)``; revolute / prismatic / planar
-    ``(parent_anchor, child_anchor, axis, damping, limits, rest_quat)`` (planar: limits None);
-    spherical ``(parent_anchor, child_anchor, damping, rest_quat)``, trailing
+    ``(parent_anchor, child_anchor, axis, damping, limits, rest_quat, armature)`` (planar: limits None);
+    spherical ``(parent_anchor, child_anchor, damping, rest_quat, armature)``, trailing
     ones optional. E.g. ``("revolute", None, 0, (0, 0, 0), (0, 0, 0.5), (0, 1, 0), 0.1, (-1, 1))``.
     Lists are frozen to tuples; each entry is validated here (``ValueError``).
     Their DOFs, in this order, are ``float32_step``'s ``actuation``.

@@ -27,7 +27,7 @@ Actuation (one number per DOF: torque about the axis, force along it, a
 parent-frame torque for a spherical joint; a planar joint's two in-plane forces
 along ``t_i`` and its torque about ``axis``) and viscous damping act along each
 DOF's relative twist, equal and opposite on the two bodies. ``armature``
-(rotor inertia, as MuJoCo's: kg m^2 for angular DOFs, kg for a prismatic's)
+(rotor inertia, as MuJoCo's: kg m^2 for angular DOFs, kg for translational ones)
 adds ``armature * nu^2 / 2`` of kinetic energy along each DOF of relative
 velocity ``nu``: its impulse ``-armature (nu_k - nu_{k-1})`` on the DOF makes
 fast, light links behave as geared ones do, and conditions the step's Newton
