@@ -124,8 +124,8 @@ class Hopper(ContactEnv):
         self.ankle_to_foot = self.foot_length / 2.0 - self.foot_length / 3.0
         lt, lh, ls = (0.5 * length for length in self.lengths)
         damping = float(joint_damping)
-        # Trailing (rest_quat, armature) only when there is armature, so the default world is unchanged.
-        rotor = ((1.0, 0.0, 0.0, 0.0), float(armature)) if armature else ()
+        rotor = float(armature)
+        upright = (1.0, 0.0, 0.0, 0.0)  # hip and knee rest at the identity relative rotation
         self.world = WorldSpec(
             bodies=tuple(("capsule", (r, h), float(m)) for h, m in zip(half, masses)),
             friction=float(friction), dt=float(dt),
@@ -133,11 +133,11 @@ class Hopper(ContactEnv):
                 # The torso's centre stays in the x-z plane (normal y) and turns only about y;
                 # its DOFs (2 in-plane displacements, pitch) are unactuated.
                 ("planar", None, TORSO, (0.0, 0.0, 0.0), (0.0, 0.0, 0.0), _Y, 0.0),
-                ("revolute", TORSO, THIGH, (0.0, 0.0, -lt), (0.0, 0.0, lh), _Y, damping, (-2.6, 0.5)) + rotor,
-                ("revolute", THIGH, SHIN, (0.0, 0.0, -lh), (0.0, 0.0, ls), _Y, damping, (-0.1, 2.6)) + rotor,
+                ("revolute", TORSO, THIGH, (0.0, 0.0, -lt), (0.0, 0.0, lh), _Y, damping, (-2.6, 0.5), upright, rotor),
+                ("revolute", THIGH, SHIN, (0.0, 0.0, -lh), (0.0, 0.0, ls), _Y, damping, (-0.1, 2.6), upright, rotor),
                 # The foot's body z is world +x at rest (rest_quat), so the ankle is behind its centre.
                 ("revolute", SHIN, FOOT, (0.0, 0.0, -ls), (0.0, 0.0, -self.ankle_to_foot), _Y, damping,
-                 (-0.8, 0.8), _LAY_DOWN) + rotor[1:],
+                 (-0.8, 0.8), _LAY_DOWN, rotor),
             ),
             # Only the ground: a relaxed contact pushes (kappa / gap) even between bodies apart.
             body_pairs=())
