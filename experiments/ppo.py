@@ -8,8 +8,8 @@
 
 Each env starts from its tuned preset (rljax/agents/ppo/presets.py); any
 Config field can be overridden on the command line. A preset's env keyword
-arguments (``ENV_KWARGS`` there: ``contact/hopper`` gets 40 N m hinges with
-armature 0.1) are passed to ``envs.make`` and recorded in config.json. Writes
+arguments (``ENV_KWARGS`` there; none at present) are passed to ``envs.make``
+and recorded in config.json. Writes
 runs/ppo/<env>-<time>/: config.json, metrics.csv, TensorBoard events,
 curves.png, summary.json and checkpoints.
 """

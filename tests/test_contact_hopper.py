@@ -34,10 +34,10 @@ def test_registered_and_bad_kwargs_rejected():
                {"kappa": 0.0}, {"grad_kappa": -1.0}, {"max_iter": 0}, {"warm_start": 1}]:
         with pytest.raises(ValueError, match=list(kw)[0]):
             envs.make("contact/hopper", **kw)
-    # Armature reaches the hip, knee and ankle (not the planar root); the default world has none.
-    hinges = envs.make("contact/hopper", armature=0.1).world().joints[1:]
-    assert [float(j.armature) for j in hinges] == [0.1, 0.1, 0.1]
-    assert all(float(j.armature) == 0.0 for j in envs.make("contact/hopper").world().joints)
+    # Armature reaches the hip, knee and ankle (not the planar root): 0.1 by default, 0 on request.
+    joints = envs.make("contact/hopper").world().joints
+    assert [float(j.armature) for j in joints] == [0.0, 0.1, 0.1, 0.1]
+    assert all(float(j.armature) == 0.0 for j in envs.make("contact/hopper", armature=0.0).world().joints)
 
 
 def test_protocol_shapes_and_float32_without_x64():
@@ -166,7 +166,8 @@ def test_random_actions_reward_and_planarity():
 
 def test_gradient_of_the_reward_sum_matches_central_differences():
     # d(reward over the first 4 steps) / d(actions): finite, and along a random direction
-    # equal to a central difference of the float32 bridge (loose: float32 state, kappa 1e-4).
+    # equal to a central difference of the float32 bridge. The step is 0.4 N m of torque: at
+    # h = 0.05 (2 N m at 40 N m) the contact sequence's curvature alone puts the difference 9% off.
     env, start, run = _program()
     actions = 0.3 * jax.random.uniform(jax.random.key(5), (T, 3), minval=-1.0, maxval=1.0)
     mask = (jnp.arange(T) < 4).astype(jnp.float32)
@@ -174,10 +175,10 @@ def test_gradient_of_the_reward_sum_matches_central_differences():
     grad = np.asarray(grad)
     assert np.isfinite(grad).all() and np.abs(grad[:4]).max() > 1e-3 and not np.any(grad[4:])
     direction = np.asarray(jax.random.normal(jax.random.key(6), (T, 3))) * np.asarray(mask)[:, None]
-    h = 0.05
+    h = 0.01
     (up, _), _ = run(actions + h * direction, mask)
     (down, _), _ = run(actions - h * direction, mask)
     fd = (float(up) - float(down)) / (2 * h)
     analytic = float(np.sum(grad * direction))
     print(f"directional derivative: grad {analytic:.5f}, central difference {fd:.5f}")
-    assert abs(analytic - fd) < 0.05 * abs(fd) + 1e-3, (analytic, fd)
+    assert abs(analytic - fd) < 0.01 * abs(fd) + 1e-3, (analytic, fd)

@@ -66,16 +66,17 @@ class Hopper(ContactEnv):
     (6 s at dt 0.03). With zero action the hinges only damp: the hopper folds
     and terminates after about a second.
 
-    ``armature`` (kg m^2, default 0) gives hip, knee and ankle MuJoCo's rotor
+    ``armature`` (kg m^2, default 0.1) gives hip, knee and ankle MuJoCo's rotor
     inertia (its Hopper: 1).
 
-    Scale: ``max_torque`` 15 N m lifts the 7.5 kg body out of a squat; the link
-    inertias are small (no armature by default, unlike MuJoCo's), so much
-    stronger torques turn a shin by over half a radian in one step, where the
-    solver stalls now and then (with 20 N m about 1 step in 1000 under random
-    actions runs out of ``max_iter``, and under ``vmap`` every env then waits
-    for it). With ``armature=0.1`` none of 9600 random-action steps stalls at
-    40 N m, where PPO's preset makes it hop.
+    Scale: ``max_torque`` 40 N m (default) throws the 7.5 kg body off the
+    ground; the armature is what makes that solvable. The links' own inertias
+    are small, so without it such torques turn a shin by over half a radian in
+    one step, where the solver stalls now and then (under uniform random
+    actions 8 of 9600 solves hit ``max_iter`` at 40 N m without armature, 0
+    with 0.1; under ``vmap`` every env waits for a stalled one). Before, the
+    defaults were 15 N m without armature (``max_torque=15, armature=0``):
+    enough to stand and shuffle, not to hop.
     """
 
     name = "contact/hopper"
@@ -83,11 +84,11 @@ class Hopper(ContactEnv):
 
     def __init__(self, friction: float = 0.9, torso_length: float = 0.4, thigh_length: float = 0.4,
                  shin_length: float = 0.4, foot_length: float = 0.3, radius: float = 0.05,
-                 masses: tuple = (3.0, 2.0, 1.5, 1.0), max_torque: float = 15.0, joint_damping: float = 1.0,
+                 masses: tuple = (3.0, 2.0, 1.5, 1.0), max_torque: float = 40.0, joint_damping: float = 1.0,
                  dt: float = 0.03, healthy_reward: float = 0.5, ctrl_cost: float = 1e-3, min_height: float = 0.6,
                  max_pitch: float = 1.0, reset_noise: float = 0.05, posture_reward: float = 0.0, kappa: float = 1e-4,
                  grad_kappa: float | None = None, max_iter: int = 50, warm_start: bool = False,
-                 armature: float = 0.0):
+                 armature: float = 0.1):
         super().__init__(kappa, grad_kappa, max_iter, warm_start)
         check_positive(self.name, friction=friction, torso_length=torso_length, thigh_length=thigh_length,
                        shin_length=shin_length, foot_length=foot_length, radius=radius, max_torque=max_torque,

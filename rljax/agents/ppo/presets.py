@@ -40,12 +40,12 @@ PRESETS: dict[str, Config] = {
                                gaussian=GaussianSettings(init_log_std=-0.5)),
     # Low initial action noise and no entropy bonus, so the hopper first learns to stay up; ten
     # epochs of 32 minibatches (320 gradient steps per 1024-step batch, where Stable Baselines'
-    # defaults take 320 per 2048; cheap next to the solver's steps). On the env of ENV_KWARGS
-    # (40 N m hinges with armature 0.1), 1M steps per seed, 4 seeds in one program (24 min on the
-    # 2 cores here): it hops. Final deterministic return 456.5 (501.2, 353.9, 493.6, 477.4) vs 6.8
-    # random; every seed survives all 200 steps, travels 7-12 m in 6 s and clears the ground by
-    # 15-18 cm at the top of each hop; 398 at 262k steps. On the env's defaults (15 N m, no
-    # armature) the same preset stands and shuffles: 123.8, never airborne.
+    # defaults take 320 per 2048; cheap next to the solver's steps). On the env's defaults (40 N m
+    # hinges with armature 0.1), 1M steps per seed, 4 seeds in one program (24 min on the 2 cores
+    # here): it hops. Final deterministic return 456.5 (501.2, 353.9, 493.6, 477.4) vs 6.8 random;
+    # every seed survives all 200 steps, travels 7-12 m in 6 s and clears the ground by 15-18 cm at
+    # the top of each hop; 398 at 262k steps. On the earlier defaults (max_torque=15, armature=0)
+    # the same preset stands and shuffles: 123.8, never airborne.
     "contact/hopper": Config(total_steps=2**20, num_envs=32, unroll_length=32, num_epochs=10, num_minibatches=32,
                              learning_rate=3e-4, gamma=0.99, entropy_coef=0.0, reward_scale=0.1,
                              gaussian=GaussianSettings(init_log_std=-0.5)),
@@ -53,11 +53,8 @@ PRESETS: dict[str, Config] = {
 
 
 # Keyword arguments for ``envs.make`` that a preset was tuned with (experiments/ppo.py passes them).
-ENV_KWARGS: dict[str, dict[str, Any]] = {
-    # MuJoCo-like rotor inertia on the hinges, so that 40 N m (at which the solver stalls now and
-    # then without it) can throw the hopper off the ground: see the contact/hopper preset above.
-    "contact/hopper": {"max_torque": 40.0, "armature": 0.1},
-}
+# None at present: the hopper's preset was tuned on the env's defaults.
+ENV_KWARGS: dict[str, dict[str, Any]] = {}
 
 
 def preset(env_name: str) -> Config:
