@@ -9,7 +9,7 @@ import optax
 import pytest
 
 from rljax.policies import DiffusionHead, DiffusionSettings, FlowHead, FlowSettings, GaussianHead, registry
-from rljax.policies.diffusion import cosine_schedule
+from rljax.policies.diffusion import clip_passing_inward_gradient, cosine_schedule
 
 OBS = 3
 
@@ -187,6 +187,37 @@ def test_diffusion_frozen_base_and_gradients():
     assert norms(g_sample)[0] > 0 and norms(g_sample)[1] == 0  # reparameterised through the fine-tuned steps
     assert norms(g_imitation)[0] > 0 and norms(g_imitation)[1] > 0  # behaviour cloning trains both
     assert set(DiffusionHead(1, num_steps=4).init(jax.random.key(0), OBS)) == {"denoiser"}
+
+
+def test_inward_clip_gradient_passes_only_what_moves_x_back_into_the_box():
+    x = jnp.asarray([-2.0, -0.5, 0.5, 2.0])
+    chex.assert_trees_all_close(clip_passing_inward_gradient(x, 1.0), jnp.clip(x, -1.0, 1.0))
+    # Descent on sum(clip(x)) lowers x: back inside from above, further out from below.
+    chex.assert_trees_all_close(jax.grad(lambda v: clip_passing_inward_gradient(v, 1.0).sum())(x),
+                                jnp.asarray([0.0, 1.0, 1.0, 1.0]))
+    chex.assert_trees_all_close(jax.grad(lambda v: -clip_passing_inward_gradient(v, 1.0).sum())(x),
+                                jnp.asarray([-1.0, -1.0, -1.0, 0.0]))
+
+
+def test_diffusion_inward_clip_gradient_keeps_a_saturated_actor_learning():
+    """Where the x0_hat clip binds at every step, the exact gradient of the sampled action is zero (an
+    off-policy actor there is stuck); the inward one is not. Where it never binds, both agree."""
+    obs = _obs((8,))
+    params = DiffusionHead(2, (16,), num_steps=5).init(jax.random.key(0), OBS)
+
+    def grad_and_action(clip, clip_gradient):
+        head = DiffusionHead(2, (16,), num_steps=5, denoised_clip=clip, clip_gradient=clip_gradient)
+        objective = lambda p: jnp.sum(head.sample(p, obs, jax.random.key(1))[0] * jnp.asarray([1.0, -2.0]))
+        return jax.grad(objective)(params), head.sample(params, obs, jax.random.key(1))[0]
+
+    exact, exact_action = grad_and_action(1e-3, "exact")
+    inward, inward_action = grad_and_action(1e-3, "inward")
+    chex.assert_trees_all_close(exact_action, inward_action)  # the same forward chain
+    assert float(optax.global_norm(exact)) == 0.0
+    assert float(optax.global_norm(inward)) > 1e-2
+    chex.assert_trees_all_close(grad_and_action(1e3, "exact")[0], grad_and_action(1e3, "inward")[0], atol=1e-6)
+    with pytest.raises(ValueError, match="clip_gradient"):
+        DiffusionSettings(clip_gradient="straight_through")
 
 
 def test_diffusion_mode_is_deterministic_ddim():

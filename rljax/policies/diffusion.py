@@ -24,8 +24,10 @@ fine-tuned params and the K' terms are the whole importance ratio.
 Params: ``{"denoiser": ...}`` plus ``"base"`` when ``K' < K``.
 
 ``sample`` is differentiable in ``params["denoiser"]`` through the whole
-chain (``reparameterized``), for off-policy actors. ``mode`` is DDIM's
-deterministic chain from ``x_K = 0`` (or, with ``mode="mean"``, the
+chain (``reparameterized``), for off-policy actors; the clip of ``x0_hat``
+passes no gradient where it binds (the exact derivative, which DPPO's scores
+need) unless ``clip_gradient="inward"`` (:func:`clip_passing_inward_gradient`).
+``mode`` is DDIM's deterministic chain from ``x_K = 0`` (or, with ``mode="mean"``, the
 sampler's own steps without their noise).
 """
 
@@ -66,6 +68,8 @@ class DiffusionSettings(ConfigBase):
     """The predicted clean action x0_hat is clipped to +-this inside each step (DPPO: 1, the action range)."""
     mode: str = static("ddim", check=one_of("ddim", "mean"))
     """Deterministic action from x_K = 0: 'ddim' (DDIM's eta = 0 chain) or 'mean' (x_{k-1} = mu_k(x_k))."""
+    clip_gradient: str = static("exact", check=one_of("exact", "inward"))
+    """Gradient of the x0_hat clip where it binds: 'exact' (zero) or 'inward' (passed if it points back inside)."""
 
     def _check_consistency(self) -> None:
         if self.finetune_steps is not None and self.finetune_steps > self.num_steps:
@@ -100,6 +104,33 @@ def _gaussian_log_prob(z: jax.Array, std: jax.Array) -> jax.Array:
     return -0.5 * jnp.sum(jnp.square(z), axis=-1) - a * jnp.log(std) - 0.5 * a * math.log(2 * math.pi)
 
 
+@jax.custom_vjp
+def clip_passing_inward_gradient(x: jax.Array, bound: jax.Array) -> jax.Array:
+    """``clip(x, -bound, bound)`` whose gradient, where the clip binds, is passed on when gradient descent
+    would move ``x`` back inside (and is zero, as the exact one, when it would push ``x`` further out).
+
+    With the exact gradient, an actor trained through the chain whose ``x0_hat`` all lie outside the clip
+    gets a gradient of exactly zero and keeps its constant action for good (one DACER seed on
+    ``brax/inverted_pendulum`` did); passing the gradient straight through instead lets ``x0_hat`` drift
+    ever further out wherever the critic's slope at the box's edge points outwards.
+    """
+    return jnp.clip(x, -bound, bound)
+
+
+def _clip_forward(x: jax.Array, bound: jax.Array):
+    return jnp.clip(x, -bound, bound), (x, bound)
+
+
+def _clip_backward(residuals, g: jax.Array):
+    x, bound = residuals
+    # Descent moves x by -g: inward where x > bound needs g > 0, where x < -bound g < 0.
+    passes = (jnp.abs(x) <= bound) | ((x > bound) & (g > 0)) | ((x < -bound) & (g < 0))
+    return jnp.where(passes, g, 0.0), jnp.zeros_like(bound)
+
+
+clip_passing_inward_gradient.defvjp(_clip_forward, _clip_backward)
+
+
 @dataclasses.dataclass(frozen=True)
 class DiffusionHead(HeadBase):
     """``obs [..., obs_size] -> action [..., action_size]`` by a K-step Gaussian denoising chain.
@@ -117,6 +148,7 @@ class DiffusionHead(HeadBase):
     denoised_clip: float | jax.Array = 1.0
     time_embed_dim: int = 16
     mode_kind: str = "ddim"
+    clip_gradient: str = "exact"
     discrete = False
     reparameterized = True
     entropy_kind = "none"
@@ -154,6 +186,8 @@ class DiffusionHead(HeadBase):
         abar = self._table("abar")[k][..., None]
         eps = self.epsilon(net_params, obs, x, k)
         x0 = (x - jnp.sqrt(1.0 - abar) * eps) / jnp.sqrt(abar)
+        if self.clip_gradient == "inward":
+            return clip_passing_inward_gradient(x0, jnp.asarray(self.denoised_clip, x0.dtype))
         return jnp.clip(x0, -self.denoised_clip, self.denoised_clip)
 
     def step_mean(self, net_params: Params, obs: jax.Array, x: jax.Array, k: jax.Array | int) -> jax.Array:

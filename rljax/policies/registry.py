@@ -70,5 +70,6 @@ register("flow", HeadSpec(
     settings=FlowSettings, discrete=False, reparameterized=True))
 register("diffusion", HeadSpec(
     build=lambda n, sizes, act, s: DiffusionHead(n, sizes, act, s.num_steps, s.finetune_steps, s.min_std,
-                                                 s.denoised_clip, s.time_embed_dim, s.mode),
+                                                 s.denoised_clip, s.time_embed_dim, s.mode,
+                                                 s.clip_gradient),
     settings=DiffusionSettings, discrete=False, reparameterized=True))
