@@ -111,6 +111,7 @@ def test_exploration_noise_is_scaled_by_alpha_and_clipped_to_the_action_box():
 def test_config_checks():
     cfg = agents.dacer.Config()
     assert cfg.policy == "diffusion" and cfg.entropy == "noise_scale" and cfg.diffusion.num_steps == 20
+    assert cfg.diffusion.clip_gradient == "inward"  # ours: the exact clip gradient can strand the actor
     with pytest.raises(ValueError, match="mixture_components=300: must be <= entropy_samples"):
         NoiseScaleSettings(mixture_components=300)
     with pytest.raises(ValueError, match="entropy_states=512: must be <= batch_size"):
