@@ -306,6 +306,10 @@ def test_periodic_evaluation_lands_in_csv_and_curve_and_render_writes_the_replay
     evaluated = [int(r["update"]) for r in rows if r["eval_return"] != "nan"]
     assert evaluated == [16, 32]
     assert all(np.isfinite(float(rows[u - 1]["eval_return"])) for u in evaluated)
+    for u in evaluated:  # each seed's evaluation is on the row too, and the mean is theirs
+        per_seed = [float(rows[u - 1][f"eval_return/seed{s}"]) for s in range(2)]
+        np.testing.assert_allclose(np.mean(per_seed), float(rows[u - 1]["eval_return"]), rtol=1e-6)
+    assert rows[0]["eval_return/seed0"] == "nan"
     assert json.load(open(os.path.join(summary["run_dir"], "summary.json")))["eval_return_mean"] > 0
 
 

@@ -4,7 +4,9 @@ Runs are laid out as ``len(groups) x seeds``: run ``g * seeds + s`` is seed
 ``s`` of group ``g`` (one group per swept value; a single unnamed group
 without a sweep). Each update becomes one CSV row: every metric's mean over
 a group's seeds (``episode_return``; ``episode_return[learning_rate=0.001]``
-in a sweep) and each seed's episode return (``.../seed0``).
+in a sweep) and each seed's episode return (``.../seed0``); rows after an
+evaluation also hold ``eval_return`` and each seed's (``eval_return/seed0``),
+so that a dip in the mean can be traced to the seeds that made it.
 """
 
 from __future__ import annotations
@@ -101,13 +103,17 @@ class MetricsSink:
         """Write the chunk's updates (its first ``updates`` of them; all by default); returns their rows.
 
         ``eval_returns [runs]``: a deterministic evaluation after the chunk's
-        last update, written as ``eval_return`` (per group) on its row.
+        last update, written on its row as ``eval_return`` (the mean per
+        group) and ``eval_return/seed<s>``.
         """
         new = [self._row(chunk.first_update + i, chunk.metrics, i) for i in range(updates or chunk.size)]
         if eval_returns is not None:
             for g, group in enumerate(self.groups):
-                new[-1][_column("eval_return", group)] = float(
-                    np.mean(eval_returns[g * self.seeds:(g + 1) * self.seeds]))
+                per_seed = np.asarray(eval_returns[g * self.seeds:(g + 1) * self.seeds], np.float64)
+                name = _column("eval_return", group)
+                new[-1][name] = float(np.mean(per_seed))
+                for s, value in enumerate(per_seed):
+                    new[-1][f"{name}/seed{s}"] = float(value)
         fields = list(dict.fromkeys([*self._fields, *(k for r in new for k in r)]))
         self.rows += new
         if not self.write:
