@@ -3,8 +3,9 @@
     env = envs.make("cartpole")
     env = envs.make("brax/hopper", backend="mjx")
     envs.names()
+    envs.parameters("brax/hopper")  # every keyword it is built with, defaults included
 """
 
-from envs.registry import make, names, register
+from envs.registry import make, names, parameters, register
 
-__all__ = ["make", "names", "register"]
+__all__ = ["make", "names", "parameters", "register"]

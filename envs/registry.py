@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any, Callable
 
 from rljax.env import Env
@@ -38,26 +39,27 @@ def names() -> list[str]:
     return sorted(list(_FACTORIES) + [f"brax/{n}" for n in _brax_names() if n not in BRAX_TEST_ONLY])
 
 
-def _accepted_kwargs(cls: type) -> list[str]:
-    params = inspect.signature(cls.__init__).parameters
-    return [p for p, v in params.items() if p != "self" and v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)]
-
-
 def _check_kwargs(name: str, kwargs: dict[str, Any], accepted: list[str]) -> None:
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
         raise ValueError(f"env {name!r} does not take {unknown}; it takes {sorted(accepted)}")
 
 
+def _accepted_by(name: str, factory: Callable[..., Any]) -> list[str]:
+    """The keyword arguments ``make(name, ...)`` takes: the factory's own, and for a brax env that
+    forwards ``**kwargs`` to its PipelineEnv without naming ``backend``, the PipelineEnv's."""
+    accepted = list(_signature_parameters(factory))
+    if name.startswith("brax/") and "backend" not in accepted and any(
+            p.kind == p.VAR_KEYWORD for p in inspect.signature(factory.__init__).parameters.values()):
+        accepted += list(_BRAX_PIPELINE_KWARGS)
+    return accepted
+
+
 def _make_brax(short_name: str, kwargs: dict[str, Any]) -> Env:
     from brax import envs as brax_envs
 
     cls = brax_envs._envs[short_name]
-    accepted = _accepted_kwargs(cls)
-    if "backend" not in accepted and any(
-            p.kind == p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values()):
-        accepted += list(_BRAX_PIPELINE_KWARGS)
-    _check_kwargs(f"brax/{short_name}", kwargs, accepted)
+    _check_kwargs(f"brax/{short_name}", kwargs, _accepted_by(f"brax/{short_name}", cls))
     backend = kwargs.get("backend")
     if backend is not None and backend not in _BRAX_BACKENDS:
         raise ValueError(f"env 'brax/{short_name}': backend={backend!r}; must be one of {list(_BRAX_BACKENDS)}")
@@ -68,6 +70,51 @@ def _make_brax(short_name: str, kwargs: dict[str, Any]) -> Env:
     env.fresh_reset = False
     env.discrete_actions = False
     return env
+
+
+def _signature_parameters(factory: Callable[..., Any]) -> dict[str, inspect.Parameter]:
+    signature = inspect.signature(factory.__init__ if inspect.isclass(factory) else factory)
+    return {p: v for p, v in signature.parameters.items()
+            if p != "self" and v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)}
+
+
+def _recordable(value: Any) -> Any:
+    """``value`` as strict JSON holds it: tuples as lists, inf/nan as strings, anything else as its repr."""
+    if isinstance(value, (bool, int, str)) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, (list, tuple)):
+        return [_recordable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _recordable(v) for k, v in value.items()}
+    return repr(value)
+
+
+def parameters(name: str, **kwargs: Any) -> dict[str, Any]:
+    """Every keyword argument ``make(name, **kwargs)`` builds the env with: the given ones and the
+    factory's defaults for the rest, as JSON (tuples as lists, ``inf`` as ``"inf"``, other objects
+    as their repr). A run records them, so that a later change of an env's defaults is visible.
+
+    Raises ``ValueError`` for an unknown name or keyword, as ``make`` does; imports the env's
+    module only to read its signature (builds nothing).
+    """
+    _ensure_registered()
+    if name.startswith("brax/"):
+        short = name[len("brax/"):]
+        if short not in _brax_names():
+            raise ValueError(f"unknown env {name!r}; valid names: {names()}")
+        from brax import envs as brax_envs
+
+        factory = brax_envs._envs[short]
+    elif name in _FACTORIES:
+        factory = _FACTORIES[name]
+    else:
+        raise ValueError(f"unknown env {name!r}; valid names: {names()}")
+    signature = _signature_parameters(factory)
+    _check_kwargs(name, kwargs, _accepted_by(name, factory))
+    values = {p: v.default for p, v in signature.items() if v.default is not inspect.Parameter.empty}
+    return {k: _recordable(v) for k, v in {**values, **kwargs}.items()}
 
 
 def make(name: str, **kwargs: Any) -> Env:
@@ -91,9 +138,7 @@ def make(name: str, **kwargs: Any) -> Env:
     if name not in _FACTORIES:
         raise ValueError(f"unknown env {name!r}; valid names: {names()}")
     factory = _FACTORIES[name]
-    accepted = _accepted_kwargs(factory) if inspect.isclass(factory) else [
-        p for p, v in inspect.signature(factory).parameters.items() if v.kind != v.VAR_KEYWORD]
-    _check_kwargs(name, kwargs, accepted)
+    _check_kwargs(name, kwargs, _accepted_by(name, factory))
     return factory(**kwargs)
 
 

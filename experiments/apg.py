@@ -107,11 +107,13 @@ def _main(argv: list[str]) -> dict:
     os.makedirs(out_dir, exist_ok=False)
     env = envs.make(ENV)
     common = dict(seeds=args.seeds, run_root=out_dir, checkpoints=False, eval_episodes=32)
-    apg_summary = run(agents.apg, env, args.apg, RunOptions(name="apg", chunks=8, **common), env_name=ENV)
+    apg_summary = run(agents.apg, env, args.apg, RunOptions(name="apg", chunks=8, **common), env_name=ENV,
+                      env_parameters=envs.parameters(ENV))
     if args.reuse_ppo:
         ppo_summary = _reuse(args.reuse_ppo, args.ppo)
     else:
-        ppo_summary = run(agents.ppo, env, args.ppo, RunOptions(name="ppo", chunks=8, **common), env_name=ENV)
+        ppo_summary = run(agents.ppo, env, args.ppo, RunOptions(name="ppo", chunks=8, **common), env_name=ENV,
+                          env_parameters=envs.parameters(ENV))
 
     apg_steps, apg_ret = _curve(apg_summary["run_dir"])
     ppo_steps, ppo_ret = _curve(ppo_summary["run_dir"])

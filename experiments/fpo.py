@@ -76,8 +76,9 @@ def compare(args: CompareArgs) -> dict:
                            f"{args.env.replace('/', '_')}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}")
     os.makedirs(out_dir, exist_ok=False)
     options = dict(seeds=args.seeds, chunks=args.chunks, run_root=out_dir, checkpoints=False)
-    summaries = {"fpo": run(agents.fpo, env, fpo_cfg, RunOptions(name="fpo", **options), env_name=args.env),
-                 "ppo": run(agents.ppo, env, ppo_cfg, RunOptions(name="ppo", **options), env_name=args.env)}
+    recorded = dict(env_name=args.env, env_parameters=envs.parameters(args.env))
+    summaries = {"fpo": run(agents.fpo, env, fpo_cfg, RunOptions(name="fpo", **options), **recorded),
+                 "ppo": run(agents.ppo, env, ppo_cfg, RunOptions(name="ppo", **options), **recorded)}
     floor = random_return(env, jax.random.key(1))
     gain = {name: s["eval_return_mean"] - floor for name, s in summaries.items()}
     summary = {

@@ -137,7 +137,8 @@ def _main(argv: list[str]) -> dict:
     if args.ppo_target is None:
         agents_to_run["ppo"] = (agents.ppo, args.ppo, args.reuse_ppo)
     summaries = {name: _reuse(name, reuse, task, cfg) if reuse else
-                 run(agent, env, cfg, RunOptions(name=name, **common), env_name=task)
+                 run(agent, env, cfg, RunOptions(name=name, **common), env_name=task,
+                     env_parameters=envs.parameters(task))
                  for name, (agent, cfg, reuse) in agents_to_run.items()}
     curves = {name: _curve(s["run_dir"]) for name, s in summaries.items()}
     # PPO's training return is its stochastic policy's; its deterministic evaluation is better.

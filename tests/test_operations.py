@@ -348,6 +348,35 @@ def test_preset_env_kwargs_are_recorded_and_a_resume_keeps_them(tmp_path):
     assert load_run(run).env_kwargs == {}
 
 
+def test_env_parameters_with_defaults_are_recorded_and_a_changed_default_is_named_on_resume(tmp_path, capsys):
+    import envs
+    from rljax.runner.resume import load_run
+
+    argv = ["--seeds", "1", "--eval-episodes", "1", "--num-envs", "4", "--unroll-length", "16", "--chunks", "1"]
+    run = experiment("ppo").main(["--env", "pendulum", "--total-steps", "128", *argv,
+                                  "--run-root", str(tmp_path)])["run_dir"]
+    saved = load_run(run)
+    assert saved.env_parameters == envs.parameters("pendulum") and saved.env_parameters["gravity"] == 10.0
+    assert saved.env_parameters_at_start is None
+    # As if the run had started under an older default: the resume names it and keeps the old record.
+    with open(os.path.join(run, "config.json")) as f:
+        record = json.load(f)
+    record["env_parameters"]["gravity"] = 9.0
+    with open(os.path.join(run, "config.json"), "w") as f:
+        json.dump(record, f)
+    capsys.readouterr()
+    experiment("ppo").main(["--resume", run, "--total-steps", "256"])
+    assert "env parameter gravity: 9.0 -> 10.0" in " ".join(capsys.readouterr().out.split())
+    resumed = load_run(run)
+    assert resumed.env_parameters["gravity"] == 10.0 and resumed.env_parameters_at_start["gravity"] == 9.0
+    # brax envs: their constructor's defaults, the backend given, and values JSON holds strictly.
+    hopper = envs.parameters("brax/hopper", backend="mjx")
+    assert hopper["backend"] == "mjx" and hopper["healthy_z_range"] == [0.7, "inf"]
+    json.dumps(hopper, allow_nan=False)
+    with pytest.raises(ValueError, match="does not take \\['foo'\\]"):
+        envs.parameters("pendulum", foo=1)
+
+
 def test_env_kwargs_that_config_json_cannot_hold_are_refused_before_a_run_folder(tmp_path):
     import envs
     from rljax import agents
@@ -358,4 +387,7 @@ def test_env_kwargs_that_config_json_cannot_hold_are_refused_before_a_run_folder
         with pytest.raises(ValueError, match=message):
             run(agents.ppo, envs.make("pendulum"), agents.ppo.Config(), RunOptions(run_root=str(tmp_path)),
                 env_name="pendulum", env_kwargs=kwargs)
+    with pytest.raises(ValueError, match="env_parameters=.*must be JSON-able"):
+        run(agents.ppo, envs.make("pendulum"), agents.ppo.Config(), RunOptions(run_root=str(tmp_path)),
+            env_name="pendulum", env_parameters={"gravity": object()})
     assert not os.listdir(tmp_path)

@@ -122,7 +122,8 @@ def cli(agent: Agent, name: str, config_for_env: Callable[[str], Any], doc: str 
     env = envs.make(args.env, **({"backend": args.backend} if args.backend else {}), **env_kwargs)
     try:
         return run(agent, env, args.config, args.run, env_name=args.env, sweep=sweep, backend=args.backend,
-                   env_kwargs=env_kwargs)
+                   env_kwargs=env_kwargs, env_parameters=envs.parameters(
+                       args.env, **({"backend": args.backend} if args.backend else {}), **env_kwargs))
     except RunInterrupted as stopped:
         console.print(f"[bold yellow]{stopped}")
         sys.exit(stopped.exit_code)

@@ -41,6 +41,10 @@ class SavedRun:
     options: dict[str, Any]
     env_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Keyword arguments ``envs.make`` got besides ``backend`` (a preset's, e.g. reward shaping)."""
+    env_parameters: dict[str, Any] | None = None
+    """Every keyword the env was built with, defaults included (None: not recorded, or not a named env)."""
+    env_parameters_at_start: dict[str, Any] | None = None
+    """``env_parameters`` when the run started, recorded once a resume found a default changed since."""
 
     @property
     def checkpoint_dir(self) -> str:
@@ -61,7 +65,9 @@ def load_run(run_dir: str, option: str = "--resume") -> SavedRun:
             saved = json.load(f)
         return SavedRun(run_dir=os.path.normpath(run_dir), agent=saved["agent"], env=saved["env"],
                         backend=saved.get("backend"), config=saved["config"], sweep=saved.get("sweep") or {},
-                        options=saved.get("options") or {}, env_kwargs=dict(saved.get("env_kwargs") or {}))
+                        options=saved.get("options") or {}, env_kwargs=dict(saved.get("env_kwargs") or {}),
+                        env_parameters=saved.get("env_parameters"),
+                        env_parameters_at_start=saved.get("env_parameters_at_start"))
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{option} {run_dir}: {path} is damaged ({type(e).__name__}: {e})") from None
 
@@ -99,6 +105,15 @@ def differences(saved: SavedRun, *, agent_name: str, env_name: str, backend: str
         if name in saved.options and saved.options[name] != options.get(name):
             out.append(f"{name}: {saved.options[name]!r} -> {options.get(name)!r}")
     return out
+
+
+def changed_env_parameters(saved: SavedRun, now: Mapping[str, Any]) -> list[str]:
+    """``"env parameter NAME: saved -> now"`` for each keyword the env is built with differently
+    than when the run started: the same command, so only a default changed (the code was updated).
+    A resume warns rather than refuses: no command line can restore an old default."""
+    was, current = saved.env_parameters or {}, _plain(dict(now))
+    return [f"env parameter {k}: {was.get(k, '(absent)')!r} -> {current.get(k, '(absent)')!r}; the run continues "
+            f"with the new value" for k in sorted(set(was) | set(current)) if was.get(k) != current.get(k)]
 
 
 def check_checkpoint_config(path: str, config: Mapping[str, Any]) -> None:

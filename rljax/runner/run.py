@@ -108,17 +108,16 @@ def _check_options(options: RunOptions) -> None:
             raise ValueError(f"{name.replace('_', '-')}={getattr(options, name)}: must be >= {low}")
 
 
-def _check_env_kwargs(env_kwargs: Mapping[str, Any] | None) -> None:
+def _check_env_kwargs(env_kwargs: Mapping[str, Any] | None, env_parameters: Mapping[str, Any] | None) -> None:
     """config.json must be able to hold them, and ``backend`` has its own field."""
-    if not env_kwargs:
-        return
-    if "backend" in env_kwargs:
+    if env_kwargs and "backend" in env_kwargs:
         raise ValueError("env_kwargs: pass the brax backend as run(..., backend=...), not among env_kwargs")
-    try:
-        json.dumps(dict(env_kwargs))
-    except TypeError as e:
-        raise ValueError(f"env_kwargs={dict(env_kwargs)!r}: must be JSON-able to be recorded in config.json "
-                         f"({e})") from None
+    for name, value in (("env_kwargs", env_kwargs), ("env_parameters", env_parameters)):
+        try:
+            json.dumps(dict(value or {}))
+        except TypeError as e:
+            raise ValueError(f"{name}={dict(value)!r}: must be JSON-able to be recorded in config.json "
+                             f"({e})") from None
 
 
 def _first_nonfinite_update(metrics: dict[str, np.ndarray]) -> int | None:
@@ -148,19 +147,24 @@ def _value(x: float, spec: str) -> str:
 
 def run(agent: Agent, env: Env, cfg: Any, options: RunOptions, env_name: str = "env",
         sweep: Mapping[str, Sequence[float]] | None = None, backend: str | None = None,
-        env_kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        env_kwargs: Mapping[str, Any] | None = None, env_parameters: Mapping[str, Any] | None = None
+        ) -> dict[str, Any]:
     """Train ``options.seeds`` seeds of ``agent`` on ``env`` (for every combination of ``sweep``
     values) as one program; returns a summary dict (also written to ``summary.json``).
 
     ``env_name``, ``backend`` and ``env_kwargs`` (the other keyword arguments
     ``env`` was made with, JSON-able) are recorded in ``config.json`` (what
-    ``--resume`` and ``experiments/render.py`` rebuild the env from). Raises
+    ``--resume`` and ``experiments/render.py`` rebuild the env from), with
+    ``env_parameters`` when given: every keyword the env was built with, its
+    defaults included (``envs.parameters(env_name, ...)``, which the
+    experiment scripts pass), so that a resume can name any default that
+    changed since. Raises
     :class:`rljax.runner.stop.RunInterrupted` after checkpointing when a
     SIGTERM or SIGINT arrives.
     """
     check_agent(agent)
     _check_options(options)
-    _check_env_kwargs(env_kwargs)
+    _check_env_kwargs(env_kwargs, env_parameters)
     distributed.initialize(options.coordinator, options.num_processes, options.process_id)
     primary = distributed.is_primary()
     out = console if primary else Console(quiet=True)  # process 0 speaks and writes for the run
@@ -200,8 +204,18 @@ def run(agent: Agent, env: Env, cfg: Any, options: RunOptions, env_name: str = "
         run_dir = distributed.broadcast_text(_new_run_dir(options, env_name) if primary else None)
     agent_name = agent.__name__.split(".")[-1]
     recorded_options = {k: v for k, v in dataclasses.asdict(options).items() if k not in LAUNCH_OPTIONS}
+    env_parameters = dict(env_parameters) if env_parameters is not None else None
     record = {"agent": agent.__name__, "env": env_name, "backend": backend, "env_kwargs": dict(env_kwargs or {}),
-              "config": cfg.to_dict(), "sweep": sweep, "options": recorded_options}
+              "env_parameters": env_parameters, "config": cfg.to_dict(), "sweep": sweep,
+              "options": recorded_options}
+    if saved and saved.env_parameters is not None and env_parameters is not None:
+        changed = resume.changed_env_parameters(saved, env_parameters)
+        for line in changed:
+            out.print(f"[yellow]--resume: {line}")
+        # What the run was started with stays on record once a default has changed under it.
+        started_with = saved.env_parameters_at_start or (saved.env_parameters if changed else None)
+        if started_with is not None:
+            record["env_parameters_at_start"] = started_with
     if primary:
         _write_json(os.path.join(run_dir, "config.json"), record)
     what = f"{options.seeds} seeds" + (f" x {len(groups)} values of {', '.join(sweep)}" if sweep else "")
