@@ -369,6 +369,9 @@ def test_env_parameters_with_defaults_are_recorded_and_a_changed_default_is_name
     assert "env parameter gravity: 9.0 -> 10.0" in " ".join(capsys.readouterr().out.split())
     resumed = load_run(run)
     assert resumed.env_parameters["gravity"] == 10.0 and resumed.env_parameters_at_start["gravity"] == 9.0
+    experiment("ppo").main(["--resume", run, "--total-steps", "384"])  # nothing changed since: no warning
+    assert "env parameter" not in capsys.readouterr().out
+    assert load_run(run).env_parameters_at_start["gravity"] == 9.0
     # brax envs: their constructor's defaults, the backend given, and values JSON holds strictly.
     hopper = envs.parameters("brax/hopper", backend="mjx")
     assert hopper["backend"] == "mjx" and hopper["healthy_z_range"] == [0.7, "inf"]

@@ -204,18 +204,20 @@ def run(agent: Agent, env: Env, cfg: Any, options: RunOptions, env_name: str = "
         run_dir = distributed.broadcast_text(_new_run_dir(options, env_name) if primary else None)
     agent_name = agent.__name__.split(".")[-1]
     recorded_options = {k: v for k, v in dataclasses.asdict(options).items() if k not in LAUNCH_OPTIONS}
-    env_parameters = dict(env_parameters) if env_parameters is not None else None
-    record = {"agent": agent.__name__, "env": env_name, "backend": backend, "env_kwargs": dict(env_kwargs or {}),
-              "env_parameters": env_parameters, "config": cfg.to_dict(), "sweep": sweep,
-              "options": recorded_options}
-    if saved and saved.env_parameters is not None and env_parameters is not None:
+    started_with = saved.env_parameters_at_start if saved else None
+    if env_parameters is None:  # not given: a resume keeps what the run recorded
+        env_parameters = saved.env_parameters if saved else None
+    elif saved and saved.env_parameters is not None:
         changed = resume.changed_env_parameters(saved, env_parameters)
         for line in changed:
             out.print(f"[yellow]--resume: {line}")
-        # What the run was started with stays on record once a default has changed under it.
-        started_with = saved.env_parameters_at_start or (saved.env_parameters if changed else None)
-        if started_with is not None:
-            record["env_parameters_at_start"] = started_with
+        if changed and started_with is None:  # what the run started with stays on record
+            started_with = saved.env_parameters
+    record = {"agent": agent.__name__, "env": env_name, "backend": backend, "env_kwargs": dict(env_kwargs or {}),
+              "env_parameters": None if env_parameters is None else dict(env_parameters), "config": cfg.to_dict(),
+              "sweep": sweep, "options": recorded_options}
+    if started_with is not None:
+        record["env_parameters_at_start"] = started_with
     if primary:
         _write_json(os.path.join(run_dir, "config.json"), record)
     what = f"{options.seeds} seeds" + (f" x {len(groups)} values of {', '.join(sweep)}" if sweep else "")
