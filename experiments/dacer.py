@@ -9,7 +9,7 @@ Same command line and outputs as experiments/dsac_t.py (runs/dacer/<env>-<time>/
 the presets (rljax/agents/dacer/presets.py) set only environment-interaction
 fields. DACER's defaults are its reference's (3x256 networks, a 20-step
 denoising chain backpropagated on every actor step): on a 2-core CPU the
-pendulum preset's 4 seeds took 98 min (shared); it is meant for an accelerator.
+pendulum preset's 4 seeds took 103 min; it is meant for an accelerator.
 """
 
 from __future__ import annotations
