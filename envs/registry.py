@@ -72,6 +72,26 @@ def _make_brax(short_name: str, kwargs: dict[str, Any]) -> Env:
     return env
 
 
+def _factory(name: str) -> Callable[..., Any]:
+    """What builds the env ``name`` (a brax env's class for ``brax/<name>``); ``ValueError`` for an
+    unknown name."""
+    _ensure_registered()
+    if name.startswith("brax/"):
+        short = name[len("brax/"):]
+        if short not in _brax_names():
+            raise ValueError(f"unknown env {name!r}; valid names: {names()}")
+        from brax import envs as brax_envs
+
+        return brax_envs._envs[short]
+    if name.startswith("playground/") and name not in _FACTORIES:
+        from envs.playground import unknown_name_error
+
+        raise unknown_name_error(name)
+    if name not in _FACTORIES:
+        raise ValueError(f"unknown env {name!r}; valid names: {names()}")
+    return _FACTORIES[name]
+
+
 def _signature_parameters(factory: Callable[..., Any]) -> dict[str, inspect.Parameter]:
     signature = inspect.signature(factory.__init__ if inspect.isclass(factory) else factory)
     return {p: v for p, v in signature.parameters.items()
@@ -99,18 +119,7 @@ def parameters(name: str, **kwargs: Any) -> dict[str, Any]:
     Raises ``ValueError`` for an unknown name or keyword, as ``make`` does; imports the env's
     module only to read its signature (builds nothing).
     """
-    _ensure_registered()
-    if name.startswith("brax/"):
-        short = name[len("brax/"):]
-        if short not in _brax_names():
-            raise ValueError(f"unknown env {name!r}; valid names: {names()}")
-        from brax import envs as brax_envs
-
-        factory = brax_envs._envs[short]
-    elif name in _FACTORIES:
-        factory = _FACTORIES[name]
-    else:
-        raise ValueError(f"unknown env {name!r}; valid names: {names()}")
+    factory = _factory(name)
     signature = _signature_parameters(factory)
     _check_kwargs(name, kwargs, _accepted_by(name, factory))
     values = {p: v.default for p, v in signature.items() if v.default is not inspect.Parameter.empty}
@@ -125,19 +134,9 @@ def make(name: str, **kwargs: Any) -> Env:
     unless configured) together with auto-reset and vectorisation. brax's
     test-only envs (``"brax/fast"``) can be made, though ``names()`` leaves them out.
     """
-    _ensure_registered()
+    factory = _factory(name)
     if name.startswith("brax/"):
-        short = name[len("brax/"):]
-        if short not in _brax_names():
-            raise ValueError(f"unknown env {name!r}; valid names: {names()}")
-        return _make_brax(short, kwargs)
-    if name.startswith("playground/") and name not in _FACTORIES:
-        from envs.playground import unknown_name_error
-
-        raise unknown_name_error(name)
-    if name not in _FACTORIES:
-        raise ValueError(f"unknown env {name!r}; valid names: {names()}")
-    factory = _FACTORIES[name]
+        return _make_brax(name[len("brax/"):], kwargs)
     _check_kwargs(name, kwargs, _accepted_by(name, factory))
     return factory(**kwargs)
 

@@ -119,11 +119,11 @@ def cli(agent: Agent, name: str, config_for_env: Callable[[str], Any], doc: str 
     env_kwargs = dict(saved.env_kwargs) if saved else preset_kwargs
     if env_kwargs:
         console.print(f"env {args.env!r} with {env_kwargs}", highlight=False)
-    env = envs.make(args.env, **({"backend": args.backend} if args.backend else {}), **env_kwargs)
+    make_kwargs = {**({"backend": args.backend} if args.backend else {}), **env_kwargs}
+    env = envs.make(args.env, **make_kwargs)
     try:
         return run(agent, env, args.config, args.run, env_name=args.env, sweep=sweep, backend=args.backend,
-                   env_kwargs=env_kwargs, env_parameters=envs.parameters(
-                       args.env, **({"backend": args.backend} if args.backend else {}), **env_kwargs))
+                   env_kwargs=env_kwargs, env_parameters=envs.parameters(args.env, **make_kwargs))
     except RunInterrupted as stopped:
         console.print(f"[bold yellow]{stopped}")
         sys.exit(stopped.exit_code)
